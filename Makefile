@@ -1,0 +1,27 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+# They install a pinned uv if the machine has none, then sync the locked,
+# hash-pinned environment (uv.lock) before running anything.
+
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q ' $(UV_VERSION)' && echo uv || echo .tools/bin/uv)
+
+.PHONY: demo test sync bench clean
+
+demo: sync
+	$(UV) run --frozen --no-sync relayguard demo
+
+test: sync
+	$(UV) run --frozen --no-sync python -m pytest
+
+bench: sync
+	$(UV) run --frozen --no-sync python bench/overhead.py
+
+sync: $(UV)
+	$(UV) sync --frozen --quiet
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+clean:
+	rm -rf .venv .tools

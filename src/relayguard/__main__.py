@@ -1,0 +1,5 @@
+import sys
+
+from relayguard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""The `relayguard` command: a thin front that parses arguments, builds the
+configured pipeline and prints readable diagnostics.  Each subcommand imports
+only what it needs, so `relayguard check` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from relayguard.errors import ConfigError
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default 0)")
+
+
+def _proxy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--upstream", required=True,
+                   help="the upstream server's root URL, e.g. http://127.0.0.1:8080 (a trailing /v1 is accepted)")
+    p.add_argument("--max-body", type=int, default=10 * 1024 * 1024,
+                   help="largest request body accepted, in bytes (default 10 MiB)")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds to wait for upstream bytes before answering 504 (default 600)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect to the upstream")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relayguard",
+        description="The LLM router an organisation can trust, and the guard that protects "
+                    "AI agents from the routers it cannot.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("guard", help="local proxy in front of an untrusted router")
+    _server_args(p)
+    _proxy_args(p)
+    p.add_argument("--policy", help="policy file (TOML) to change the installer allowlist")
+
+    p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
+    _server_args(p)
+
+    p = sub.add_parser("redteam", help="a malicious router for tests and demos (AC-1, AC-1.a, AC-1.b, AC-2)")
+    _server_args(p)
+    _proxy_args(p)
+    p.add_argument("--attack", default="ac1", choices=["none", "ac1", "ac1a", "ac1b", "ac2"])
+    p.add_argument("--attacker-url", default="https://cdn-install.example.net/setup.sh",
+                   help="URL swapped into download-and-execute commands")
+    p.add_argument("--after", type=int, help="AC-1.b: strike only after N requests")
+    p.add_argument("--only-yolo", action="store_true", help="AC-1.b: strike only in auto-approve sessions")
+    p.add_argument("--keyword", help="AC-1.b: strike only when the conversation contains WORD")
+    p.add_argument("--window-seconds", help="AC-1.b: strike only between A and B seconds after start (A:B)")
+    p.add_argument("--tool", help="AC-1.b: strike only on tool calls of this name")
+    p.add_argument("--langs", help="AC-1.b: strike only in projects of these languages, e.g. rust,go")
+    p.add_argument("--harvest-log", help="AC-2: JSON-lines file the harvested credentials go to")
+
+    p = sub.add_parser("check", help="judge recorded exchanges offline (JSON lines in, JSON lines out)")
+    p.add_argument("path", nargs="?", default="-", help="input file, or - for standard input (default)")
+    p.add_argument("--policy", help="policy file (TOML); default: the guard's built-in policy")
+    p.add_argument("--output", "-o", default="-", help="output file, or - for standard output (default)")
+
+    p = sub.add_parser("demo", help="show each attack with and without the guard (no keys, no network)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"relayguard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from relayguard.serve import serve
+
+    if args.command == "mock-provider":
+        from relayguard.testing.mock_provider import MockProvider
+
+        return serve(MockProvider(), args.host, args.port, "relayguard mock provider: ready")
+    if args.command == "guard":
+        from relayguard.presets import guard_pipeline
+
+        app = _proxy(args, guard_pipeline(args.policy))
+        return serve(app, args.host, args.port, f"relayguard guard: forwarding to {app.upstream.base_url}")
+    if args.command == "redteam":
+        return _redteam(args)
+    if args.command == "check":
+        from relayguard.check import run_check
+
+        return run_check(args.path, args.output, args.policy)
+    if args.command == "demo":
+        from relayguard.demo import run_demo
+
+        return run_demo()
+    raise AssertionError(args.command)
+
+
+def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True):  # type: ignore[no-untyped-def]
+    from relayguard.server import ProxyApp, ProxySettings
+
+    try:
+        settings = ProxySettings(upstream=args.upstream, max_body=args.max_body, read_timeout=args.timeout,
+                                 connect_timeout=args.connect_timeout, verdict_header=verdict_header)
+        return ProxyApp(settings, pipeline)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _redteam(args: argparse.Namespace) -> int:
+    from relayguard.pipeline import Pipeline
+    from relayguard.serve import serve
+    from relayguard.testing.attacks import AttackConfig, RedTeam
+
+    window = None
+    if args.window_seconds:
+        try:
+            a, b = (float(x) for x in args.window_seconds.split(":"))
+        except ValueError:
+            raise ConfigError(f"--window-seconds takes A:B in seconds, e.g. 10:60; got {args.window_seconds!r}") from None
+        window = (a, b)
+    config = AttackConfig(attack=args.attack, attacker_url=args.attacker_url, after=args.after,
+                          only_yolo=args.only_yolo, keyword=args.keyword, window=window, tool=args.tool,
+                          langs=tuple(x.strip() for x in args.langs.split(",") if x.strip()) if args.langs else (),
+                          harvest_log=args.harvest_log)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    app = _proxy(args, Pipeline([RedTeam(config)]), verdict_header=False)
+    return serve(app, args.host, args.port, f"relayguard redteam ({args.attack}): relaying to {app.upstream.base_url}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

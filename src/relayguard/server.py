@@ -1,0 +1,193 @@
+"""The proxy: dialect -> pipeline -> upstream -> pipeline -> dialect.
+
+One ASGI app serves the guard (and, configured differently, the red-team
+router): it reads the client's request in whatever dialect the path names,
+runs the request stage, forwards to the upstream, and runs every complete tool
+call through the response stage before the client sees it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+
+import orjson
+
+from relayguard.asgi import (
+    SSE_HEADERS, Receive, Scope, Send, header, lifespan, parse_json_body, read_body, send_bytes, send_json,
+)
+from relayguard.dialects import adapter_for, adapter_for_path
+from relayguard.dialects.base import DialectAdapter
+from relayguard.errors import NotFound, RelayguardError, UpstreamError
+from relayguard.exchange import Exchange, Request
+from relayguard.pipeline import Pipeline
+from relayguard.stream import StreamAssembler
+from relayguard.upstream.client import HOP_BY_HOP, UpstreamClient, UpstreamResponse
+
+VERDICT_HEADER = b"x-relayguard-verdict"
+# Read-only endpoints forwarded without inspection: they carry no tool calls.
+PASSTHROUGH = {("GET", "/v1/models"), ("POST", "/v1/messages/count_tokens")}
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    upstream: str
+    max_body: int = 10 * 1024 * 1024
+    max_response: int = 64 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    verdict_header: bool = True  # the red-team router does not announce itself
+
+
+class ProxyApp:
+    def __init__(self, settings: ProxySettings, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.upstream = UpstreamClient(settings.upstream, settings.connect_timeout, settings.read_timeout)
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send, self.upstream.start, self.upstream.stop)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        adapter = adapter_for_path(path)
+        try:
+            if _v1(path).startswith("/v1/models") and scope["method"] == "GET" or \
+                    (scope["method"], _v1(path)) in PASSTHROUGH:
+                await self._passthrough(scope, receive, send)
+            elif adapter is None or scope["method"] != "POST":
+                raise NotFound(f"relayguard does not serve {scope['method']} {path}; it serves POST "
+                               "/v1/chat/completions, /v1/responses, /v1/messages and GET /v1/models")
+            else:
+                await self._exchange(adapter, scope, receive, send)
+        except RelayguardError as exc:
+            target = adapter or _guess_adapter(scope)
+            await send_json(send, exc.status, target.error_body(exc.status, str(exc)))
+
+    async def _passthrough(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(scope, receive, self.settings.max_body)
+        resp = await self.upstream.send(scope["method"], _path_qs(scope), _forward_headers(scope),
+                                        body or None)
+        try:
+            data = await resp.read(self.settings.max_response)
+        finally:
+            resp.release()
+        await _send_upstream_bytes(send, resp, data)
+
+    async def _exchange(self, adapter: DialectAdapter, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = await read_body(scope, receive, self.settings.max_body)
+        body = parse_json_body(scope, raw)
+        model, stream = adapter.request_info(body)
+        exchange = Exchange(
+            id=f"rg-{self._id_prefix}-{next(self._ids)}",
+            request=Request(adapter.name, scope["path"], body, raw, scope["headers"], model, stream),
+            upstream=self.upstream.base_url,
+        )
+        blocking = self.pipeline.run_request(exchange)
+        if blocking:
+            message = "relayguard blocked the request: " + "; ".join(f.message for f in blocking)
+            await send_json(send, 403, adapter.error_body(403, message))
+            return
+        out = orjson.dumps(body) if exchange.request.body_changed else raw
+        resp = await self.upstream.send("POST", _path_qs(scope), _forward_headers(scope), out)
+        try:
+            if resp.status == 200 and resp.is_stream:
+                await self._stream(adapter, exchange, resp, send)
+            else:
+                await self._whole(adapter, exchange, resp, send)
+        finally:
+            resp.close()  # a no-op after a full read; drops a connection left mid-stream
+
+    async def _whole(self, adapter: DialectAdapter, exchange: Exchange, resp: UpstreamResponse,
+                     send: Send) -> None:
+        data = await resp.read(self.settings.max_response)
+        if resp.status != 200:
+            # The upstream's own error, in its own words: nothing in it runs on the client.
+            await _send_upstream_bytes(send, resp, data)
+            return
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise BadGateway("upstream answered 200 with a body that is not JSON") from None
+        if not isinstance(body, dict):
+            raise BadGateway("upstream answered 200 with a JSON body that is not an object")
+        try:
+            response = adapter.parse_response(body)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise BadGateway(f"upstream response does not fit the {adapter.name} format ({exc})") from None
+        response.raw = data
+        exchange.response = response
+        for call in response.tool_calls:
+            self.pipeline.run_tool_call(exchange, call)
+        self.pipeline.run_response(exchange)
+        if any(c.blocked_reason or c.new_raw_arguments is not None for c in response.tool_calls):
+            data = orjson.dumps(adapter.apply(body, response.tool_calls))
+        extra = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers if k != "content-type"]
+        if self.settings.verdict_header:
+            extra.append((VERDICT_HEADER, exchange.verdict().value.encode()))
+        await send_bytes(send, 200, data, b"application/json", extra)
+
+    async def _stream(self, adapter: DialectAdapter, exchange: Exchange, resp: UpstreamResponse,
+                      send: Send) -> None:
+        codec = adapter.stream_codec()
+        assembler = StreamAssembler(codec, lambda call: self.pipeline.run_tool_call(exchange, call))
+        headers = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers
+                   if k not in ("content-type", "cache-control")]
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+        error: str | None = None
+        try:
+            async for chunk in resp.iter_chunks():
+                out = assembler.feed(chunk)
+                if out:
+                    await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+            out = assembler.close()
+            if not assembler.complete:
+                error = "upstream closed the stream before it was complete"
+        except RelayguardError as exc:
+            out, error = [], str(exc)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            out, error = [], f"upstream stream does not fit the {adapter.name} format ({exc})"
+        if error:
+            # Held tool calls are dropped: a call never seen whole is never released.
+            out.append(codec.error_event("relayguard: " + error))
+        exchange.response = codec.response
+        self.pipeline.run_response(exchange)
+        await send({"type": "http.response.body", "body": b"".join(out), "more_body": False})
+
+
+class BadGateway(UpstreamError):
+    status = 502
+
+
+def _v1(path: str) -> str:
+    return path if path.startswith("/v1/") else "/v1" + path
+
+
+def _path_qs(scope: Scope) -> str:
+    path = _v1(scope["path"])
+    qs = scope.get("query_string") or b""
+    return path + ("?" + qs.decode("latin-1") if qs else "")
+
+
+def _forward_headers(scope: Scope) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in HOP_BY_HOP]
+
+
+async def _send_upstream_bytes(send: Send, resp: UpstreamResponse, data: bytes) -> None:
+    extra = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers if k != "content-type"]
+    ctype = resp.content_type.encode("latin-1") or b"application/json"
+    await send_bytes(send, resp.status, data, ctype, extra)
+
+
+def _guess_adapter(scope: Scope) -> DialectAdapter:
+    """For errors on paths no dialect owns: answer in Anthropic's format to
+    Anthropic clients (they send anthropic-version), else in OpenAI's."""
+    if header(scope, b"anthropic-version") is not None or "messages" in scope["path"]:
+        return adapter_for("anthropic-messages")
+    return adapter_for("openai-chat")
+

@@ -1,0 +1,93 @@
+"""A bounded Server-Sent Events reader and writer.
+
+The reader keeps each event's exact bytes so that an event the guard does not
+change reaches the client byte for byte.  Input comes from an untrusted router,
+so an event larger than ``max_event`` is an error, never an unbounded buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relayguard.errors import StreamError
+
+DEFAULT_MAX_EVENT = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None  # the "event:" field, None when absent
+    data: str  # the "data:" lines joined with "\n"
+    raw: bytes  # the exact bytes, including the blank line that ends it
+
+
+class SSEReader:
+    """Feed it chunks as they arrive; it returns the events completed so far."""
+
+    __slots__ = ("_buf", "_max")
+
+    def __init__(self, max_event: int = DEFAULT_MAX_EVENT) -> None:
+        self._buf = b""
+        self._max = max_event
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk if self._buf else chunk
+        events: list[SSEEvent] = []
+        start = 0
+        while True:
+            end, sep = _find_boundary(buf, start)
+            if end < 0:
+                break
+            raw = buf[start:end + sep]
+            event = parse_event(raw)
+            if event is not None:
+                events.append(event)
+            start = end + sep
+        self._buf = buf[start:]
+        if len(self._buf) > self._max:
+            raise StreamError(f"upstream sent an SSE event larger than {self._max} bytes")
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: a final event without its blank line still counts."""
+        rest, self._buf = self._buf, b""
+        if not rest.strip():
+            return []
+        event = parse_event(rest + b"\n\n")
+        return [event] if event is not None else []
+
+
+def _find_boundary(buf: bytes, start: int) -> tuple[int, int]:
+    lf = buf.find(b"\n\n", start)
+    crlf = buf.find(b"\r\n\r\n", start)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, 4
+    return lf, (2 if lf >= 0 else 0)
+
+
+def parse_event(raw: bytes) -> SSEEvent | None:
+    """Parse one event's bytes; comment-only or empty events give None."""
+    name: str | None = None
+    data: list[str] = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        if not line or line[0] == ":":
+            continue
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+    if name is None and not data:
+        return None
+    return SSEEvent(name, "\n".join(data), raw)
+
+
+def encode(data: bytes | str, event: str | None = None) -> bytes:
+    """One SSE event's bytes.  ``data`` must not contain newlines (JSON from orjson never does)."""
+    if isinstance(data, str):
+        data = data.encode()
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"

@@ -1,0 +1,142 @@
+"""A deterministic, offline model provider speaking all three dialects.
+
+What it answers, from the last user message:
+
+- lines ``MOCK_TOOL_CALL: {"name": ..., "arguments": {...}}`` -> exactly those tool calls;
+- a line ``MOCK_TEXT: ...`` -> that text;
+- otherwise a small built-in script that behaves like a coding agent's model
+  ("install requests" -> a ``pip install requests`` tool call, and so on).
+
+When the last message is a tool result, it answers with a short text, as a
+model does after a command ran.  Same request in, same bytes out (ids are
+digests of the request), so tests can compare what a client got through a
+proxy with what the provider sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import orjson
+
+from relayguard.asgi import (
+    SSE_HEADERS, Receive, Scope, Send, lifespan, parse_json_body, read_body, send_json,
+)
+from relayguard.dialects import adapter_for_path
+from relayguard.errors import RelayguardError
+from relayguard.exchange import Message, Response, ToolCall, Usage
+
+MODELS = ("mock-large", "mock-small", "gpt-4o", "claude-sonnet-4-5")
+
+# (pattern on the user's words, shell command template); first match wins.
+SCRIPT: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\binstall (?:rust|rustup)\b", re.I),
+     "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y"),
+    (re.compile(r"\binstall uv\b", re.I), "curl -LsSf https://astral.sh/uv/install.sh | sh"),
+    (re.compile(r"\binstall bun\b", re.I), "curl -fsSL https://bun.sh/install | bash"),
+    (re.compile(r"\bnpm install ([@\w./-]+)|\binstall ([@\w./-]+) with npm\b", re.I), "npm install {0}"),
+    (re.compile(r"\bcargo add ([\w-]+)|\badd the ([\w-]+) crate\b", re.I), "cargo add {0}"),
+    (re.compile(r"\bgo get ([\w./-]+)", re.I), "go get {0}"),
+    (re.compile(r"\binstall ([\w.\[\]=<>-]+)", re.I), "pip install {0}"),
+    (re.compile(r"\brun (?:the )?tests\b", re.I), "python -m pytest -q"),
+    (re.compile(r"\bgit status\b|\bwhat changed\b", re.I), "git status --short"),
+    (re.compile(r"\blist (?:the )?files\b", re.I), "ls -la"),
+]
+
+
+def plan_reply(conversation: list[Message], tools: list[dict[str, Any]]) -> Response:
+    """What the mock model says next (text and/or tool calls)."""
+    last = conversation[-1] if conversation else Message("user", "")
+    if last.role == "tool":
+        return Response(text="The command finished. Anything else?", finish_reason="stop")
+    user = next((m.text for m in reversed(conversation) if m.role == "user"), "")
+    calls, text = [], ""
+    for line in user.splitlines():
+        line = line.strip()
+        if line.startswith("MOCK_TOOL_CALL:"):
+            spec = orjson.loads(line.partition(":")[2])
+            raw = orjson.dumps(spec.get("arguments", {})).decode()
+            calls.append(ToolCall("", str(spec["name"]), raw, spec.get("arguments", {})))
+        elif line.startswith("MOCK_TEXT:"):
+            text = line.partition(":")[2].strip()
+    if not calls and not text:
+        for pattern, template in SCRIPT:
+            match = pattern.search(user)
+            if match:
+                command = template.format(*(g for g in match.groups() if g))
+                calls.append(_shell_call(command, tools))
+                text = "Running it now."
+                break
+        else:
+            text = "I am relayguard's mock model. Ask me to install a package, run the tests or list files."
+    return Response(text=text, tool_calls=calls, finish_reason="tool_calls" if calls else "stop")
+
+
+def _shell_call(command: str, tools: list[dict[str, Any]]) -> ToolCall:
+    """A shell tool call in the shape the client's own shell tool declares."""
+    name, argv = "bash", False
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        tool_name = str(fn.get("name", ""))
+        if any(w in tool_name.lower() for w in ("bash", "shell", "exec", "command", "terminal")):
+            name = tool_name
+            params = fn.get("parameters") or fn.get("input_schema") or {}
+            prop = (params.get("properties") or {}).get("command") or {}
+            argv = prop.get("type") == "array"
+            break
+    args: dict[str, Any] = {"command": ["bash", "-lc", command] if argv else command}
+    return ToolCall("", name, orjson.dumps(args).decode(), args)
+
+
+class MockProvider:
+    def __init__(self, chunk_events: bool = True) -> None:
+        self.chunk_events = chunk_events  # one write per SSE event, as real providers do
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send, _nothing, _nothing)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"] if scope["path"].startswith("/v1/") else "/v1" + scope["path"]
+        if scope["method"] == "GET" and path == "/v1/models":
+            await send_json(send, 200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": "relayguard-mock"} for m in MODELS]})
+            return
+        adapter = adapter_for_path(path)
+        if adapter is None or scope["method"] != "POST":
+            await send_json(send, 404, {"error": {"message": f"mock provider has no {path}", "type": "not_found_error"}})
+            return
+        try:
+            raw = await read_body(scope, receive, 32 * 1024 * 1024)
+            body = parse_json_body(scope, raw)
+            model, stream = adapter.request_info(body)
+            reply = plan_reply(adapter.conversation(body), [t for t in body.get("tools") or [] if isinstance(t, dict)])
+        except (RelayguardError, ValueError, KeyError, TypeError) as exc:
+            status = getattr(exc, "status", 400)
+            await send_json(send, status, adapter.error_body(status, str(exc)))
+            return
+        digest = hashlib.sha256(raw).hexdigest()[:24]
+        for i, call in enumerate(reply.tool_calls):
+            call.id = f"call_{digest[:16]}{i}"
+        reply.model = model
+        reply.usage = Usage(max(1, len(raw) // 4),
+                            max(1, (len(reply.text) + sum(len(c.raw_arguments) for c in reply.tool_calls)) // 4))
+        response_id = {"openai-chat": "chatcmpl-", "openai-responses": "resp_"}.get(adapter.name, "msg_") + digest
+        if not stream:
+            await send_json(send, 200, adapter.build_response(reply, response_id))
+            return
+        events = adapter.build_stream(reply, response_id)
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        if self.chunk_events:
+            for event in events:
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+        else:
+            await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _nothing() -> None:
+    return None
