@@ -22,47 +22,48 @@ class SSEEvent:
 
 
 class SSEReader:
-    """Feed it chunks as they arrive; it returns the events completed so far."""
+    """Feed it chunks as they arrive; it returns the events completed so far.
 
-    __slots__ = ("_buf", "_max")
+    Each byte is scanned once (the scan position survives between chunks), so
+    an attacker's huge chunk costs linear time, never quadratic.
+    """
+
+    __slots__ = ("_buf", "_max", "_scan")
 
     def __init__(self, max_event: int = DEFAULT_MAX_EVENT) -> None:
         self._buf = b""
         self._max = max_event
+        self._scan = 0  # where the search for the next line end resumes
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
         events: list[SSEEvent] = []
-        start = 0
+        start, pos = 0, self._scan
         while True:
-            end, sep = _find_boundary(buf, start)
-            if end < 0:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
                 break
-            raw = buf[start:end + sep]
-            event = parse_event(raw)
-            if event is not None:
-                events.append(event)
-            start = end + sep
+            # A blank line ("\n" or "\r\n" alone) ends the event.
+            if nl == pos or (nl == pos + 1 and buf[pos] == 13):
+                if nl + 1 - start > 2 or buf[start:nl + 1].strip():
+                    event = parse_event(buf[start:nl + 1])
+                    if event is not None:
+                        events.append(event)
+                start = nl + 1
+            pos = nl + 1
         self._buf = buf[start:]
+        self._scan = pos - start
         if len(self._buf) > self._max:
             raise StreamError(f"upstream sent an SSE event larger than {self._max} bytes")
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event without its blank line still counts."""
-        rest, self._buf = self._buf, b""
+        rest, self._buf, self._scan = self._buf, b"", 0
         if not rest.strip():
             return []
         event = parse_event(rest + b"\n\n")
         return [event] if event is not None else []
-
-
-def _find_boundary(buf: bytes, start: int) -> tuple[int, int]:
-    lf = buf.find(b"\n\n", start)
-    crlf = buf.find(b"\r\n\r\n", start)
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return crlf, 4
-    return lf, (2 if lf >= 0 else 0)
 
 
 def parse_event(raw: bytes) -> SSEEvent | None:

@@ -155,9 +155,9 @@ class ChatStreamCodec(StreamCodec):
         super().__init__()
         self._open: dict[int, Key] = {}  # choice index -> its open tool call
         self._head: dict[str, Any] = {}  # id/created/model, to build replacement chunks
-        self._finish_events: set[int] = set()  # id() of passing events that carry a finish_reason
+        self._finish_events: list[SSEEvent] = []  # passing events that carry a finish_reason
         self._text: list[str] = []
-        self.complete = False
+        self._done: set[Key] = set()  # released calls: a later delta for one would be appended unseen
 
     def feed(self, event: SSEEvent) -> list[tuple[SSEEvent, list[Op]]]:
         if event.data == "[DONE]":
@@ -195,9 +195,12 @@ class ChatStreamCodec(StreamCodec):
         if tool_calls:
             tc = tool_calls[0]
             key = (ci, int(tc.get("index") or 0))
+            if key in self._done or self.complete:
+                raise StreamError(f"upstream sent more of tool call {key[1]} after it was complete")
             ops: list[Op] = []
             current = self._open.get(ci)
             if current is not None and current != key:
+                self._done.add(current)
                 ops.append(("done", current))
             call = self.calls.get(key)
             if call is None:
@@ -214,7 +217,7 @@ class ChatStreamCodec(StreamCodec):
             self._text.append(delta["content"])
         if finish:
             self.response.finish_reason = str(finish)
-            self._finish_events.add(id(event))
+            self._finish_events.append(event)
             return [*self._close_choice(ci), PASS]
         return [PASS]
 
@@ -222,6 +225,7 @@ class ChatStreamCodec(StreamCodec):
         key = self._open.pop(ci, None)
         if key is None:
             return []
+        self._done.add(key)
         return [("done", key)]
 
     def _close_all(self) -> list[Op]:
@@ -264,7 +268,7 @@ class ChatStreamCodec(StreamCodec):
         return [encode(orjson.dumps(body))]
 
     def outgoing(self, event: SSEEvent) -> bytes:
-        if id(event) not in self._finish_events or not self.calls:
+        if not self.calls or not any(e is event for e in self._finish_events):
             return event.raw
         if not all(c.blocked_reason for c in self.calls.values()):
             return event.raw
