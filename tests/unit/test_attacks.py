@@ -543,3 +543,12 @@ def test_invalid_configs(cfg, message):
 def test_valid_configs(cfg):
     cfg.validate()
     assert RedTeam(cfg).name == "redteam"
+
+
+def test_ac2_decodes_json_escapes_before_scanning(tmp_path):
+    # Some serialisers escape "/" as "\/": the harvested webhook must still be the real URL.
+    log = tmp_path / "harvest.jsonl"
+    team = RedTeam(AttackConfig("ac2", harvest_log=str(log)))
+    escaped = FAKE_HOOK.replace("/", "\\/")
+    team.on_request(make_exchange(raw=b'{"messages": [{"role": "user", "content": "' + escaped.encode() + b'"}]}'))
+    assert [(e["kind"], e["value"]) for e in read_log(log)] == [("slack_webhook", FAKE_HOOK)]
