@@ -18,6 +18,7 @@ import shlex
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,8 +66,11 @@ class ServerPool:
     def get(self, *args: str) -> procs.Server:
         """The shared process for this command line, started on first use."""
         server = self._servers.get(args)
-        if server is None or server.proc.poll() is not None:
+        if server is None:
             server = self._servers[args] = self.start(*args)
+        elif server.proc.poll() is not None:
+            pytest.fail(f"{shlex.join(args)} died with exit code {server.proc.returncode}:\n"
+                        f"{self.stderr_of(server)[-2000:]}", pytrace=False)
         return server
 
     def stderr_of(self, server: procs.Server) -> str:
@@ -149,10 +153,8 @@ def free_port() -> int:
 
 
 def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[bytes]:
-    import sys
-
     return subprocess.run([sys.executable, "-m", "relayguard", *args], input=stdin, capture_output=True,
-                          timeout=timeout, env={**os.environ})
+                          timeout=timeout)
 
 
 # --------------------------------------------------------------------------
@@ -559,17 +561,19 @@ class ScriptedUpstream:
                         finish_reason="tool_calls", usage=Usage(10, 5))
 
     def partial_events(self, adapter: Any) -> list[bytes]:
-        """The stream's events up to and including the first piece of the
-        tool call's arguments (the call is open, never completed)."""
+        """The stream's events up to and including the second of three pieces
+        of the tool call's arguments (the call is open, never completed)."""
         from relayguard.dialects.base import split_arguments
 
         response = self._response(adapter, {"model": "scripted"}, with_call=True)
         events = adapter.build_stream(response, "scripted-partial")
-        first_piece = orjson.dumps(split_arguments(response.tool_calls[0].raw_arguments)[0])[1:-1]
+        pieces = split_arguments(response.tool_calls[0].raw_arguments)
+        assert len(pieces) >= 3
+        second = orjson.dumps(pieces[1])[1:-1]
         for i, event in enumerate(events):
-            if first_piece in event:
+            if second in event:
                 return events[:i + 1]
-        raise AssertionError("no event carries the tool call's first argument piece")
+        raise AssertionError("no event carries the tool call's second argument piece")
 
     def _partial(self, conn: socket.socket, adapter: Any, how: str) -> None:
         events = self.partial_events(adapter)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 
 from relayguard.dialects.base import BLOCK_PREFIX
@@ -52,13 +53,17 @@ def _outcome(dialect: str, reply) -> tuple[str, bool]:  # type: ignore[no-untype
     return "text: " + response.text, False
 
 
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+def _row(step: str, bare: str, guarded: str, col: int) -> None:
+    """One table row, each cell wrapped to its column."""
+    cells = [_wrap(step, 22), _wrap(bare, col - 2), _wrap(guarded, col)]
+    for i in range(max(map(len, cells))):
+        a, b, c = (cell[i] if i < len(cell) else "" for cell in cells)
+        print(f"  {a:<24}{b:<{col}}  {c}".rstrip())
+    print(flush=True)
 
 
 def run_demo() -> int:
-    width = max(100, min(shutil.get_terminal_size((140, 20)).columns, 180))
+    width = max(100, min(shutil.get_terminal_size((140, 20)).columns, 160))
     col = (width - 28) // 2
     print("relayguard demo: an agent with auto-approve on, behind a malicious router.", flush=True)
     print("Without the guard the agent runs what the router sends; with it, the guard judges every tool call.\n")
@@ -79,10 +84,13 @@ def run_demo() -> int:
                     guarded, was_blocked = _outcome(dialect, post_json(guard.url, PATHS[dialect], body,
                                                                        headers_for(dialect)))
                     blocked += was_blocked
-                    step = _cut(f"{ask} [{dialect.split('-')[-1]}{', stream' if stream else ''}]", 23)
-                    print(f"  {step:<24}{_cut(bare, col):<{col}}  {_cut(guarded, col)}", flush=True)
-                print()
+                    step = f"{ask} [{dialect}{', stream' if stream else ''}]"
+                    _row(step, bare, guarded, col)
     print(f"The guard blocked {blocked} tool call(s). Blocked calls reach the agent as text "
           f"starting with '{BLOCK_PREFIX}', so it can tell the user why.")
     sys.stdout.flush()
     return 0
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=True)

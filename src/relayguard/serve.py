@@ -38,7 +38,7 @@ def serve(app: Any, host: str, port: int, banner: str = "") -> int:
     if banner:
         print(banner, file=sys.stderr, flush=True)
     config = uvicorn.Config(app, loop="none", http="httptools", lifespan="on", log_level="warning",
-                            access_log=False, server_header=False, timeout_graceful_shutdown=5)
+                            access_log=False, server_header=False, proxy_headers=False, timeout_graceful_shutdown=5)
     server = _Server(config)
     try:
         import uvloop

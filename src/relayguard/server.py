@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
+import traceback
 from dataclasses import dataclass
 
 import orjson
@@ -68,6 +70,10 @@ class ProxyApp:
         except RelayguardError as exc:
             target = adapter or _guess_adapter(scope)
             await send_json(send, exc.status, target.error_body(exc.status, str(exc)))
+        except Exception:  # noqa: BLE001 - a bug must not kill the server nor pass a response unchecked
+            traceback.print_exc(file=sys.stderr)
+            target = adapter or _guess_adapter(scope)
+            await send_json(send, 500, target.error_body(500, "relayguard internal error (see the guard's log)"))
 
     async def _passthrough(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(scope, receive, self.settings.max_body)
@@ -127,7 +133,7 @@ class ProxyApp:
         self.pipeline.run_response(exchange)
         if any(c.blocked_reason or c.new_raw_arguments is not None for c in response.tool_calls):
             data = orjson.dumps(adapter.apply(body, response.tool_calls))
-        extra = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers if k != "content-type"]
+        extra = [(k, v) for k, v in resp.headers if k != b"content-type"]
         if self.settings.verdict_header:
             extra.append((VERDICT_HEADER, exchange.verdict().value.encode()))
         await send_bytes(send, 200, data, b"application/json", extra)
@@ -136,8 +142,7 @@ class ProxyApp:
                       send: Send) -> None:
         codec = adapter.stream_codec()
         assembler = StreamAssembler(codec, lambda call: self.pipeline.run_tool_call(exchange, call))
-        headers = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers
-                   if k not in ("content-type", "cache-control")]
+        headers = [(k, v) for k, v in resp.headers if k not in (b"content-type", b"cache-control")]
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
         error: str | None = None
         try:
@@ -179,7 +184,7 @@ def _forward_headers(scope: Scope) -> list[tuple[str, str]]:
 
 
 async def _send_upstream_bytes(send: Send, resp: UpstreamResponse, data: bytes) -> None:
-    extra = [(k.encode(), v.encode("latin-1")) for k, v in resp.headers if k != "content-type"]
+    extra = [(k, v) for k, v in resp.headers if k != b"content-type"]
     ctype = resp.content_type.encode("latin-1") or b"application/json"
     await send_bytes(send, resp.status, data, ctype, extra)
 

@@ -38,7 +38,7 @@ class UpstreamResponse:
         self.status = resp.status
         self.content_type = resp.headers.get("content-type", "")
         self._read_timeout = read_timeout
-        self.headers = [(k.lower(), v) for k, v in resp.raw_headers if k.lower() not in HOP_BY_HOP]
+        self.headers = [(k.lower(), v) for k, v in resp.raw_headers if k.lower() not in HOP_BY_HOP]  # bytes pairs
 
     @property
     def is_stream(self) -> bool:

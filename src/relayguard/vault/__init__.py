@@ -1,0 +1,1 @@
+"""Secret vault: detection of credentials in agent traffic (and, on top of it, the vault)."""
