@@ -25,7 +25,7 @@ from relayguard.errors import NotFound, RelayguardError, UpstreamError
 from relayguard.exchange import Exchange, Request
 from relayguard.pipeline import Pipeline
 from relayguard.stream import StreamAssembler
-from relayguard.upstream.client import HOP_BY_HOP, UpstreamClient, UpstreamResponse
+from relayguard.upstream.client import UpstreamClient, UpstreamResponse, end_to_end
 
 VERDICT_HEADER = b"x-relayguard-verdict"
 # Read-only endpoints forwarded without inspection: they carry no tool calls.
@@ -180,7 +180,7 @@ def _path_qs(scope: Scope) -> str:
 
 
 def _forward_headers(scope: Scope) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in HOP_BY_HOP]
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in end_to_end(scope["headers"])]
 
 
 async def _send_upstream_bytes(send: Send, resp: UpstreamResponse, data: bytes) -> None:

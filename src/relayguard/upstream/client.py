@@ -22,6 +22,16 @@ HOP_BY_HOP = frozenset({
 })
 
 
+def end_to_end(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The end-to-end headers of a message: without the hop-by-hop set and
+    without any header its Connection header names (RFC 9110 section 7.6.1)."""
+    drop = HOP_BY_HOP
+    for key, value in headers:
+        if key == b"connection":
+            drop = drop | {name.strip().lower() for name in value.split(b",")}
+    return [(k, v) for k, v in headers if k not in drop]
+
+
 def normalise_base(url: str) -> str:
     """An upstream's root URL; a trailing /v1 (as SDK base URLs have) is accepted."""
     url = url.rstrip("/")
@@ -38,7 +48,7 @@ class UpstreamResponse:
         self.status = resp.status
         self.content_type = resp.headers.get("content-type", "")
         self._read_timeout = read_timeout
-        self.headers = [(k.lower(), v) for k, v in resp.raw_headers if k.lower() not in HOP_BY_HOP]  # bytes pairs
+        self.headers = end_to_end([(k.lower(), v) for k, v in resp.raw_headers])  # bytes pairs
 
     @property
     def is_stream(self) -> bool:
