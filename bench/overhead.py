@@ -22,7 +22,7 @@ The machine has 2 cores, shared by wrk, the mock and the proxy under test; the
 absolute figures move with that, which is why the three paths are measured
 interleaved, config by config, and judged as ratios.
 
-    python bench/overhead.py [--duration 5] [--warmup 1] [--json PATH]
+    python bench/overhead.py [--duration 5] [--warmup 1] [--rounds 1] [--json PATH]
 
 Progress goes to stderr, the table to stdout.
 """
@@ -104,6 +104,7 @@ class Result:
     requests: int
     seconds: float
     errors: int  # socket errors + non-2xx/3xx responses
+    cpu_us_per_req: float  # CPU time (user+sys) of the server wrk talks to, per request
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -129,13 +130,29 @@ def parse_wrk(out: str) -> dict[str, Any]:
             "requests": int(total.group(1)), "seconds": _ms(total.group(2)) / 1e3, "errors": errors}
 
 
-def run_wrk(wrk: str, url: str, script: str, threads: int, conns: int, seconds: float) -> dict[str, Any]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rpartition(b")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
+
+
+def run_wrk(wrk: str, url: str, script: str, threads: int, conns: int, seconds: float,
+            pid: int | None = None) -> dict[str, Any]:
+    """One wrk run; with pid, also the CPU that process spent per request."""
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
            "-s", script, url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
-    return parse_wrk(proc.stdout)
+    fig = parse_wrk(proc.stdout)
+    if pid:
+        fig["cpu_us_per_req"] = (cpu_seconds(pid) - cpu0) * 1e6 / max(1, fig["requests"])
+    return fig
 
 
 # --------------------------------------------------------------------------- servers
@@ -220,7 +237,7 @@ def check_paths(urls: dict[str, str]) -> None:
         reply = client.post_json(urls["guard"], PATH, client.agent_request(DIALECT, evil, stream=stream),
                                  headers, timeout=10)
         commands, text = _tool_commands(reply, stream) if reply.status == 200 else ([], "")
-        if reply.status != 200 or commands or not text.startswith("relayguard blocked"):
+        if reply.status != 200 or commands or not text.lstrip().startswith("relayguard blocked"):
             raise SystemExit(f"overhead: the guard's policy gate did not block {EVIL_COMMAND!r} "
                              f"({'streaming' if stream else 'non-streaming'}): {reply.status} {reply.body[:300]!r}")
     log("each path answers 200 with the expected `pip install requests` tool call; the guard blocks curl|sh")
@@ -232,14 +249,32 @@ def label(conns: int, stream: bool) -> str:
     return f"c{conns} {'stream' if stream else 'json'}"
 
 
+def median_results(rounds: list[list[Result]]) -> list[Result]:
+    """Per path and config, the median of each figure over the rounds."""
+    import statistics
+
+    out = []
+    for group in zip(*rounds):
+        first = group[0]
+        med = {f: statistics.median(getattr(r, f) for r in group)
+               for f in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
+        out.append(Result(path=first.path, connections=first.connections, stream=first.stream,
+                          requests=sum(r.requests for r in group), seconds=sum(r.seconds for r in group),
+                          errors=sum(r.errors for r in group), **med))
+    return out
+
+
 def summarise(results: list[Result]) -> dict[str, Any]:
     by = {(r.path, r.connections, r.stream): r for r in results}
-    out: dict[str, Any] = {"throughput_ratio_32": {}, "added_p50_ms_1": {}, "passthrough_added_p50_ms_1": {}}
+    out: dict[str, Any] = {"throughput_ratio_32": {}, "added_p50_ms_1": {}, "passthrough_added_p50_ms_1": {},
+                           "cpu_ratio_32": {}}
     for stream in (False, True):
         key = "stream" if stream else "json"
         g, p = by.get(("guard", 32, stream)), by.get(("passthrough", 32, stream))
         if g and p:
             out["throughput_ratio_32"][key] = g.rps / p.rps
+            if g.cpu_us_per_req:
+                out["cpu_ratio_32"][key] = p.cpu_us_per_req / g.cpu_us_per_req
         g1, d1, p1 = by.get(("guard", 1, stream)), by.get(("direct", 1, stream)), by.get(("passthrough", 1, stream))
         if g1 and d1:
             out["added_p50_ms_1"][key] = g1.p50_ms - d1.p50_ms
@@ -250,8 +285,8 @@ def summarise(results: list[Result]) -> dict[str, Any]:
 
 def render(results: list[Result], summary: dict[str, Any]) -> str:
     by = {(r.path, r.connections, r.stream): r for r in results}
-    lines = [f"{'path':<12} {'config':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'errors':>6}",
-             "-" * 66]
+    lines = [f"{'path':<12} {'config':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
+             f"{'cpu us/req':>10} {'errors':>6}", "-" * 77]
     for _, conns, stream in CONFIGS:
         direct = by.get(("direct", conns, stream))
         for path in PATHS:
@@ -259,25 +294,44 @@ def render(results: list[Result], summary: dict[str, Any]) -> str:
             if r is None:
                 continue
             added = "" if path == "direct" or direct is None else f"{r.p50_ms - direct.p50_ms:+.3f}"
-            lines.append(f"{path:<12} {label(conns, stream):<10} {r.rps:>9.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
-                         f"{added:>8} {r.errors:>6}")
+            lines.append(f"{path:<12} {label(conns, stream):<10} {r.rps:>8.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
+                         f"{added:>8} {r.cpu_us_per_req:>10.0f} {r.errors:>6}")
         lines.append("")
+    lines.append("cpu us/req: CPU time (user+sys) of the server wrk talks to (the mock for direct, else the proxy),")
+    lines.append("per request; it does not depend on how the 2 cores were shared, so it backs up the ratios.")
+    lines.append("")
     lines.append("Targets (guard with the policy gate on, one worker):")
     for key in ("json", "stream"):
         ratio = summary["throughput_ratio_32"].get(key)
         if ratio is not None:
             ok = "PASS" if ratio >= TARGET_THROUGHPUT else "MISS"
+            cpu = summary["cpu_ratio_32"].get(key)
+            cpu_s = f"; by CPU per request {cpu:.1%}" if cpu is not None else ""
             lines.append(f"  throughput guard/passthrough at 32 clients, {key:<6}: {ratio:6.1%}"
-                         f"   (target >= {TARGET_THROUGHPUT:.0%})   {ok}")
+                         f"   (target >= {TARGET_THROUGHPUT:.0%})   {ok}{cpu_s}")
     for key in ("json", "stream"):
         added = summary["added_p50_ms_1"].get(key)
         if added is not None:
             ok = "PASS" if added < TARGET_ADDED_P50_MS else "MISS"
             ref = summary["passthrough_added_p50_ms_1"].get(key)
             ref_s = f"; passthrough adds {ref:.3f} ms" if ref is not None else ""
-            lines.append(f"  guard added p50 at 1 client, {key:<6}: {added:6.3f} ms"
-                         f"   (target < {TARGET_ADDED_P50_MS} ms)   {ok}{ref_s}")
+            lines.append(f"  guard added p50 at 1 client, {key:<6}:           {added:6.3f} ms"
+                         f" (target < {TARGET_ADDED_P50_MS} ms) {ok}{ref_s}")
     return "\n".join(lines)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK  # minus idle and iowait
+
+
+def children_cpu_seconds() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once reaped
+    return ru.ru_utime + ru.ru_stime
 
 
 # --------------------------------------------------------------------------- main
@@ -287,15 +341,21 @@ def main(argv: list[str] | None = None) -> int:
                                                  "a minimal passthrough proxy (see the module docstring).")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per path and mode (default 1)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every path and config this many times, interleaved, and report the "
+                             "medians (default 1; use 3+ on a noisy machine)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' stderr logs and print where")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
 
     wrk = ensure_wrk()
     tmp = Path(tempfile.mkdtemp(prefix="relayguard-bench-"))
     logs = {name: open(tmp / f"{name}.log", "wb") for name in ("mock", "guard", "passthrough")}
     servers: list[procs.Server] = []
-    results: list[Result] = []
+    rounds: list[list[Result]] = []
+    other_load = None
     ok = False
     try:
         log("starting the mock provider, the guard and the passthrough")
@@ -306,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         passthrough = start_passthrough(mock.url, logs["passthrough"].fileno())
         servers.append(passthrough)
         urls = {"direct": mock.url, "passthrough": passthrough.url, "guard": guard.url}
-        log("  " + ", ".join(f"{k} {v}" for k, v in urls.items()))
+        pids = {"direct": mock.proc.pid, "passthrough": passthrough.proc.pid, "guard": guard.proc.pid}
+        log("  " + ", ".join(f"{k} {v} (pid {pids[k]})" for k, v in urls.items()))
         check_paths(urls)
 
         scripts = {}
@@ -322,18 +383,27 @@ def main(argv: list[str] | None = None) -> int:
                 for path in PATHS:
                     run_wrk(wrk, urls[path] + PATH, scripts[stream], 2, 32, args.warmup)
 
-        total = len(CONFIGS) * len(PATHS)
+        busy0, ours0 = busy_cpu_seconds(), children_cpu_seconds() + sum(map(cpu_seconds, pids.values()))
+        wall0 = time.monotonic()
+        total = args.rounds * len(CONFIGS) * len(PATHS)
         n = 0
-        for threads, conns, stream in CONFIGS:
-            for path in PATHS:
-                n += 1
-                log(f"[{n}/{total}] {path:<11} {label(conns, stream)}: wrk -t{threads} -c{conns} "
-                    f"-d{round(args.duration)}s")
-                fig = run_wrk(wrk, urls[path] + PATH, scripts[stream], threads, conns, args.duration)
-                r = Result(path=path, connections=conns, stream=stream, **fig)
-                results.append(r)
-                log(f"      {r.rps:.0f} req/s, p50 {r.p50_ms:.3f} ms, p99 {r.p99_ms:.3f} ms"
-                    + (f", {r.errors} ERRORS" if r.errors else ""))
+        for rnd in range(args.rounds):
+            results: list[Result] = []
+            for threads, conns, stream in CONFIGS:
+                for path in PATHS:
+                    n += 1
+                    log(f"[{n}/{total}] {path:<11} {label(conns, stream)}: wrk -t{threads} -c{conns} "
+                        f"-d{round(args.duration)}s")
+                    fig = run_wrk(wrk, urls[path] + PATH, scripts[stream], threads, conns, args.duration,
+                                  pids[path])
+                    r = Result(path=path, connections=conns, stream=stream, **fig)
+                    results.append(r)
+                    log(f"      {r.rps:.0f} req/s, p50 {r.p50_ms:.3f} ms, p99 {r.p99_ms:.3f} ms, "
+                        f"{r.cpu_us_per_req:.0f} us CPU/req" + (f", {r.errors} ERRORS" if r.errors else ""))
+            rounds.append(results)
+        wall = time.monotonic() - wall0
+        ours = children_cpu_seconds() + sum(map(cpu_seconds, pids.values())) - ours0
+        other_load = max(0.0, (busy_cpu_seconds() - busy0 - ours) / (wall * (os.cpu_count() or 1)))
         # Still serving correctly after the load?
         check_paths(urls)
         ok = True
@@ -354,19 +424,27 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    results = median_results(rounds) if len(rounds) > 1 else rounds[0]
     summary = summarise(results)
-    print(f"relayguard overhead: {DIALECT} {PATH}, wrk {round(args.duration)}s per run, "
+    sys.stderr.flush()
+    print(f"relayguard overhead: {DIALECT} {PATH}, wrk {round(args.duration)}s per run"
+          f"{f', median of {args.rounds} rounds' if args.rounds > 1 else ''}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(render(results, summary))
+    if other_load is not None:
+        note = "  (high: the absolute figures are depressed; trust the ratios, or rerun)" if other_load > 0.1 else ""
+        print(f"Other processes used {other_load:.0%} of the machine's CPU during the measurements.{note}")
     if any(r.errors for r in results):
         print("WARNING: some runs had socket errors or non-2xx responses; their figures are suspect.")
     if args.json:
         doc = {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "other_load": other_load},
             "settings": {"dialect": DIALECT, "path": PATH, "prompt": PROMPT, "duration_s": args.duration,
-                         "warmup_s": args.warmup, "configs": [{"threads": t, "connections": c, "stream": s}
-                                                              for t, c, s in CONFIGS]},
+                         "warmup_s": args.warmup, "rounds": args.rounds,
+                         "configs": [{"threads": t, "connections": c, "stream": s} for t, c, s in CONFIGS]},
             "results": [asdict(r) for r in results],
+            "rounds": [[asdict(r) for r in rnd] for rnd in rounds],
             "summary": summary,
             "targets": {"throughput_ratio_32_min": TARGET_THROUGHPUT, "added_p50_ms_1_max": TARGET_ADDED_P50_MS,
                         "pass": {

@@ -74,9 +74,9 @@ def check_lines(pipeline: Pipeline, lines: Iterable[bytes], out: IO[bytes]) -> d
 
 
 def run_check(path: str, output: str, policy: str | None) -> int:
-    from relayguard.presets import guard_pipeline
+    from relayguard.presets import check_pipeline
 
-    pipeline = guard_pipeline(policy)
+    pipeline = check_pipeline(policy)
     try:
         src = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as exc:

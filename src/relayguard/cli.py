@@ -5,6 +5,7 @@ only what it needs, so `relayguard check` starts fast."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(p)
     _proxy_args(p)
     p.add_argument("--policy", help="policy file (TOML) to change the installer allowlist")
+    p.add_argument("--no-vault", action="store_true",
+                   help="do not replace secrets in requests with placeholders (vaulting is on by default)")
+    p.add_argument("--vault-dir", help="where the encrypted vault and its key live "
+                                       "(default $XDG_DATA_HOME/relayguard or ~/.local/share/relayguard)")
+    p.add_argument("--vault-allow", default="",
+                   help="comma-separated secret kinds allowed to leave unvaulted (see `relayguard secrets kinds`)")
 
     p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
     _server_args(p)
@@ -60,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="policy file (TOML); default: the guard's built-in policy")
     p.add_argument("--output", "-o", default="-", help="output file, or - for standard output (default)")
 
+    p = sub.add_parser("secrets", help="the secret detector the vault uses")
+    secrets_sub = p.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
+    q = secrets_sub.add_parser("scan", help="find secrets in text lines (one JSON line out per line in)")
+    q.add_argument("path", nargs="?", default="-", help="input file, or - for standard input (default)")
+    secrets_sub.add_parser("kinds", help="list the kinds of secret the detector knows")
+
     p = sub.add_parser("demo", help="show each attack with and without the guard (no keys, no network)")
     return parser
 
@@ -73,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `relayguard ... | head`: the reader left, not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -83,9 +99,16 @@ def _run(args: argparse.Namespace) -> int:
 
         return serve(MockProvider(), args.host, args.port, "relayguard mock provider: ready")
     if args.command == "guard":
-        from relayguard.presets import guard_pipeline
+        from relayguard.presets import GuardOptions, guard_pipeline
 
-        app = _proxy(args, guard_pipeline(args.policy))
+        allow = frozenset(k.strip() for k in args.vault_allow.split(",") if k.strip())
+        options = GuardOptions(policy_path=args.policy, vault=not args.no_vault, vault_dir=args.vault_dir,
+                               vault_allow=allow)
+        try:
+            pipeline = guard_pipeline(options)
+        except ValueError as exc:  # e.g. an unknown secret kind in --vault-allow
+            raise ConfigError(str(exc)) from None
+        app = _proxy(args, pipeline)
         return serve(app, args.host, args.port, f"relayguard guard: forwarding to {app.upstream.base_url}")
     if args.command == "redteam":
         return _redteam(args)
@@ -93,6 +116,19 @@ def _run(args: argparse.Namespace) -> int:
         from relayguard.check import run_check
 
         return run_check(args.path, args.output, args.policy)
+    if args.command == "secrets":
+        if args.secrets_command == "kinds":
+            from relayguard.vault.rules import RULES
+
+            docs: dict[str, str] = {}
+            for rule in RULES:
+                docs.setdefault(rule.kind, rule.doc.split(". ")[0])
+            for kind, doc in sorted(docs.items()):
+                print(f"{kind:<32} {doc}")
+            return 0
+        from relayguard.vault.scan import run_scan
+
+        return run_scan(args.path)
     if args.command == "demo":
         from relayguard.demo import run_demo
 

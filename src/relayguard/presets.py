@@ -3,17 +3,41 @@ says which inspectors each runs, in what order."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from relayguard.inspectors.base import Inspector
 from relayguard.pipeline import Pipeline
 
 
-def guard_inspectors(policy_path: str | None = None) -> list[Inspector]:
-    """The guard's default set; `relayguard check` uses exactly the same."""
-    from relayguard.inspectors.policy_gate import PolicyGate, Policy, load_policy
+@dataclass(frozen=True)
+class GuardOptions:
+    policy_path: str | None = None
+    vault: bool = True  # vaulting is on by default in the guard
+    vault_dir: str | None = None
+    vault_allow: frozenset[str] = frozenset()  # secret kinds allowed to leave
 
-    policy = load_policy(policy_path) if policy_path else Policy.default()
-    return [PolicyGate(policy)]
+
+def guard_inspectors(options: GuardOptions = GuardOptions(), with_vault: bool = True) -> list[Inspector]:
+    """The guard's inspectors, in order.  The vault restores placeholders first,
+    so every later inspector judges the command the agent will really run.
+    `relayguard check` uses the same list without the vault (it has no session)."""
+    from relayguard.inspectors.policy_gate import Policy, PolicyGate, load_policy
+
+    policy = load_policy(options.policy_path) if options.policy_path else Policy.default()
+    inspectors: list[Inspector] = []
+    if with_vault and options.vault:
+        from relayguard.inspectors.vault import Vault
+        from relayguard.vault.detect import SecretDetector
+        from relayguard.vault.store import VaultStore
+
+        inspectors.append(Vault(VaultStore(options.vault_dir), SecretDetector(options.vault_allow)))
+    inspectors.append(PolicyGate(policy))
+    return inspectors
 
 
-def guard_pipeline(policy_path: str | None = None) -> Pipeline:
-    return Pipeline(guard_inspectors(policy_path))
+def guard_pipeline(options: GuardOptions = GuardOptions()) -> Pipeline:
+    return Pipeline(guard_inspectors(options))
+
+
+def check_pipeline(policy_path: str | None = None) -> Pipeline:
+    return Pipeline(guard_inspectors(GuardOptions(policy_path=policy_path), with_vault=False))

@@ -99,7 +99,7 @@ class ProxyApp:
             message = "relayguard blocked the request: " + "; ".join(f.message for f in blocking)
             await send_json(send, 403, adapter.error_body(403, message))
             return
-        out = orjson.dumps(body) if exchange.request.body_changed else raw
+        out = orjson.dumps(exchange.request.body) if exchange.request.body_changed else raw
         resp = await self.upstream.send("POST", _path_qs(scope), _forward_headers(scope), out)
         try:
             if resp.status == 200 and resp.is_stream:

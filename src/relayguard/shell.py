@@ -11,9 +11,11 @@ and variables assigned literally earlier in the script are substituted.
 
 The script is attacker-controlled text, so the work is bounded: scripts over
 64 KiB, or nested deeper than 8 levels (substitutions, subshells, nested
-scripts), raise :class:`ShellParseError`.  tree-sitter is linear-time and the
-walk below visits each node a bounded number of times; the only regular
-expressions are single-character classes.
+scripts), raise :class:`ShellParseError`, as do scripts with more than 1024
+``|`` or whose analysis takes longer than ``PARSE_BUDGET_SECONDS``: tree-sitter
+is quadratic on a few pathological inputs (10,000-stage pipelines, runs of
+unclosed ``a=(``).  The walk below visits each node a bounded number of times;
+the only regular expressions are single-character classes.
 
 Syntax errors do not raise: tree-sitter recovers and the commands it could read
 are returned.  ``parse_script`` also reports ``has_error`` so that a caller can
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,6 +50,12 @@ __all__ = [
 
 MAX_SCRIPT_BYTES = 64 * 1024
 MAX_NESTING = 8
+# tree-sitter-bash is quadratic on some inputs (very long pipelines, runs of
+# unclosed `a=(`, `$[`, `=~`): cap the `|` count, whose slow phase cannot be
+# cancelled, and give the whole analysis a CPU deadline (checked by
+# tree-sitter's progress callback and by the walker).
+MAX_PIPES = 1024
+PARSE_BUDGET_SECONDS = 0.25
 _MAX_AST_DEPTH = 96  # compound statements / error nodes, on top of MAX_NESTING
 _MAX_EXPANSION = 256 * 1024  # total characters produced by variable substitution
 _MAX_VAR_VALUE = 4096
@@ -608,6 +617,14 @@ def decode_ansi_c(text: str) -> str:
     return "".join(out)
 
 
+def _only_continuations(src: bytes, start: int, end: int) -> bool:
+    """Is src[start:end] one or more backslash-newlines and nothing else?"""
+    gap = end - start
+    if gap < 2 or gap % 2:
+        return False
+    return src[start:end] == b"\\\n" * (gap // 2)
+
+
 class _Fields:
     """Accumulates the fields one shell word expands to."""
 
@@ -721,7 +738,8 @@ class _Walker:
         self.has_error = False
         self.children: dict[int, list[int]] = {}
         self.functions: dict[str, tuple[int, int]] = {}
-        self.calls: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+        self.calls: list[tuple[str, int]] = []
+        self.deadline = time.perf_counter() + PARSE_BUDGET_SECONDS
 
     # -- helpers ----------------------------------------------------------
     def new_pid(self) -> int:
@@ -733,18 +751,28 @@ class _Walker:
         return ctx.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
     def script(self, text: str, nest: int, nested_in: str | None, parent: int | None,
-               parent_arg: int) -> None:
+               parent_arg: int, depth: int = 0) -> None:
         if nest > MAX_NESTING:
             raise ShellParseError(f"shell script nested deeper than {MAX_NESTING} levels")
         data = text.encode("utf-8", "replace")
         if len(data) > MAX_SCRIPT_BYTES:
             raise ShellParseError(f"shell script longer than {MAX_SCRIPT_BYTES} bytes")
-        tree = _parser().parse(data)
+        if data.count(b"|") > MAX_PIPES:
+            raise ShellParseError(f"shell script has more than {MAX_PIPES} '|' characters")
+        view = memoryview(data)
+        deadline = self.deadline
+        parser = _parser()
+        try:
+            tree = parser.parse(lambda offset, _point: view[offset:offset + 65536],
+                                progress_callback=lambda _offset, _err: time.perf_counter() > deadline)
+        except ValueError:  # cancelled by the progress callback
+            parser.reset()
+            raise ShellParseError("shell script too expensive to parse") from None
         root = tree.root_node
         if root.has_error:
             self.has_error = True
         ctx = _Ctx(data, nest, nested_in, parent, parent_arg)
-        self.block(root, ctx, (), False, 0)
+        self.block(root, ctx, (), False, depth)
 
     def nested(self, node: Node, ctx: _Ctx, kind: str, owner: int | None, pos: int,
                cond: bool, depth: int) -> None:
@@ -919,9 +947,9 @@ class _Walker:
             first = len(self.out)
             for stage, elem in enumerate(elems):
                 self.statement(elem[0], ctx, ((pid, stage),) + chain, True, depth, elem[1])
-            self.piped_text(first, pid, ctx)
+            self.piped_text(first, pid, ctx, depth)
 
-    def piped_text(self, first: int, pid: int, ctx: _Ctx) -> None:
+    def piped_text(self, first: int, pid: int, ctx: _Ctx, depth: int) -> None:
         """Text fed into a shell by an earlier stage (``echo 'x' | sh``,
         ``cat <<EOF | bash``) is a script: parse it as one."""
         shells: list[tuple[int, int]] = []
@@ -951,7 +979,7 @@ class _Walker:
         for idx, stage in shells:
             for tstage, kind, text in texts:
                 if tstage < stage and text.strip():
-                    self.script(text, ctx.nest + 1, kind, idx, ARG_STDIN)
+                    self.script(text, ctx.nest + 1, kind, idx, ARG_STDIN, depth + 1)
 
     # -- variables --------------------------------------------------------
     def assign(self, node: Node, ctx: _Ctx, cond: bool, depth: int) -> None:
@@ -1078,6 +1106,15 @@ class _Walker:
         elif t in ("command_substitution", "process_substitution"):
             first = len(self.out)
             self.substitution(node, ctx, owner, pos, cond, depth)
+            echoed = self.echoed(first) if t == "command_substitution" else None
+            if echoed is not None and len(echoed) <= self.budget:
+                # $(echo curl), "$(printf 'curl x | sh')": literal text, statically
+                self.budget -= len(echoed)
+                if quoted:
+                    f.lit(echoed)
+                else:
+                    f.split(echoed)
+                return
             if sources is not None:
                 sources.extend(range(first, min(len(self.out), first + _MAX_SOURCES)))
             f.unresolved = True
@@ -1102,6 +1139,28 @@ class _Walker:
             if t == "brace_expression":
                 f.glob = True
             f.lit(self.text(node, ctx))
+
+    def echoed(self, first: int) -> str | None:
+        """The output of a substitution that is a lone literal echo/printf."""
+        if len(self.out) != first + 1:
+            return None
+        b = self.out[first]
+        if b is None or b.unresolved or b.redirects or b.wrappers or not b.argv:
+            return None
+        prog = program_name(b.argv[0])
+        if prog == "echo":
+            args = list(b.argv[1:])
+            escapes = False
+            while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
+                escapes = escapes or "e" in args[0]
+                args.pop(0)
+            text = " ".join(args)
+            text = decode_ansi_c(text) if escapes else text
+        elif prog == "printf" and len(b.argv) == 2 and "%" not in b.argv[1]:
+            text = decode_ansi_c(b.argv[1])
+        else:
+            return None
+        return text.rstrip("\n")
 
     def dq_string(self, node: Node, ctx: _Ctx, f: _Fields, owner: int | None, pos: int,
                   cond: bool, depth: int, sources: list[int] | None) -> None:
@@ -1135,6 +1194,8 @@ class _Walker:
     def command(self, node: Node, ctx: _Ctx, chain: tuple[tuple[int, int], ...], cond: bool,
                 depth: int, redirects: list[Node]) -> None:
         idx = len(self.out)
+        if not idx & 63 and time.perf_counter() > self.deadline:
+            raise ShellParseError("shell script too expensive to analyse")
         self.out.append(None)  # reserve: nested commands refer to this index
         b = _B(ctx, chain)
         if ctx.parent is not None:
@@ -1142,6 +1203,7 @@ class _Walker:
         argv = b.argv
         prefix: list[tuple[str, _Value]] = []
         reds = list(redirects)
+        prev_end = -1
         for child in node.children:
             t = child.type
             if t == "variable_assignment":
@@ -1166,9 +1228,16 @@ class _Walker:
                 node_ = child.named_children[0] if t == "command_name" and child.named_child_count else child
                 f = _Fields()
                 srcs = []
-                pos = len(argv)
+                # `cu\<newline>rl` is one word to the shell, two to tree-sitter
+                glue = bool(argv) and prev_end >= 0 and _only_continuations(ctx.src, prev_end,
+                                                                           child.start_byte)
+                pos = len(argv) - 1 if glue else len(argv)
                 self.word(node_, ctx, f, idx, pos, cond, depth, sources=srcs)
                 fields = f.done()
+                if glue and fields:
+                    fields[0] = argv.pop() + fields[0]
+                elif glue:
+                    pos = len(argv)
                 for k in range(len(fields)):
                     if f.unresolved:
                         b.unresolved.add(pos + k)
@@ -1177,6 +1246,7 @@ class _Walker:
                 if f.glob and pos == 0 and fields:
                     b.unresolved.add(0)
                 argv.extend(fields)
+                prev_end = child.end_byte
         # redirects
         for r in reds:
             self.redirect(r, ctx, b, idx, cond, depth)
@@ -1256,7 +1326,7 @@ class _Walker:
                 if _is_assignment_word(w):
                     self.set_var(w.split("=", 1)[0], w.split("=", 1)[1], cond)
         if 0 not in b.unresolved and argv[0] in self.functions:
-            self.calls.append((argv[0], idx))  # type: ignore[arg-type]
+            self.calls.append((argv[0], idx))
         inv = invocation(argv)
         if inv is None:
             return
@@ -1269,13 +1339,13 @@ class _Walker:
             if inv.mode == "code" and inv.index is not None and inv.text is not None \
                     and inv.index not in b.unresolved:
                 if inv.lang in ("shell", "powershell"):
-                    self.script(inv.text, ctx.nest + 1, f"{name} -c", idx, inv.index)
+                    self.script(inv.text, ctx.nest + 1, f"{name} -c", idx, inv.index, depth + 1)
                 elif inv.lang == "eval" and all(k not in b.unresolved for k in range(1, len(argv))):
-                    self.script(inv.text, ctx.nest + 1, "eval", idx, 1)
+                    self.script(inv.text, ctx.nest + 1, "eval", idx, 1, depth + 1)
             elif inv.mode == "stdin" and inv.lang == "shell" and b.stdin_text is not None:
                 kind, text = b.stdin_text
                 if text.strip():
-                    self.script(text, ctx.nest + 1, kind, idx, ARG_STDIN)
+                    self.script(text, ctx.nest + 1, kind, idx, ARG_STDIN, depth + 1)
         finally:
             if saved is not None:
                 self.env = saved
@@ -1285,10 +1355,9 @@ class _Walker:
         out = self.out
         # Calls of functions defined in the script: the body runs where the call is.
         work = 0
-        for call in self.calls:
-            fname, call_idx = call  # type: ignore[misc]
+        for fname, call_idx in self.calls:
             span = self.functions.get(fname)
-            cb = out[call_idx]  # type: ignore[index]
+            cb = out[call_idx]
             if span is None or cb is None:
                 continue
             chain = cb.chain if cb.chain else ()

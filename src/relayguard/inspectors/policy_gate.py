@@ -585,13 +585,29 @@ class _Flow:
         return ()
 
 
-def _short(argv: tuple[str, ...], limit: int = 80) -> str:
-    text = " ".join(argv)
+# Messages go back to the agent as the reason for a block.  They name hosts, but
+# never repeat an attacker's URL the agent could simply run by hand, and quoted
+# command text is defanged, single-line and short.
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = "".join(c if c.isprintable() else " " for c in text).replace("://", "[://]")
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+def _short(argv: tuple[str, ...], limit: int = 60) -> str:
+    return _clip(" ".join(argv), limit)
+
+
+_SAFE_SEGMENT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def _where(url: _Url, segments: int) -> str:
+    """The host, and for shared hosts the first path segments (the owner)."""
+    if segments:
+        parts = [p for p in url.path.split("/") if p][:segments]
+        if parts and all(p and all(c in _SAFE_SEGMENT for c in p) for p in parts):
+            return f"{url.host}/{'/'.join(parts)}/..."
+    return str(url.host)
 
 
 # ---------------------------------------------------------------------------
@@ -632,6 +648,9 @@ class PolicyGate(Inspector):
     # -- one script -------------------------------------------------------
     def check(self, script: str) -> tuple[tuple[str, str], ...]:
         """(rule, message) for each problem in ``script``; empty when allowed."""
+        if len(script) > shell.MAX_SCRIPT_BYTES:
+            return (("unparseable-command", f"the command is longer than {shell.MAX_SCRIPT_BYTES} "
+                                            "characters; blocked because it cannot be checked"),)
         if not _may_download(script):
             return ()
         cacheable = len(script) <= _MAX_CACHED_SCRIPT
@@ -668,32 +687,33 @@ class PolicyGate(Inspector):
         """Why this download may not be executed: (what, why), or None if allowed."""
         urls, unknown = download_targets(cmd)
         if unknown:
-            what = ", ".join(_clip(u, 60) for u in unknown[:2])
             if unknown[0] == "(no URL)":
                 return (f"runs `{_short(cmd.argv)}`", "the URL it downloads cannot be determined")
+            what = ", ".join(_clip(u, 40) for u in unknown[:2])
             return (f"downloads from a URL that cannot be determined statically ({what})",
-                    "only allowlisted installer URLs may be run")
+                    "only allowlisted installers may be run")
         default_scheme = "https" if cmd.program in ("https", "xhs") else "http"
         for text in urls:
             url = parse_url(text, default_scheme)
-            shown = _clip(text)
             if url.host is None:
-                return (f"downloads {shown}", "the URL has no valid host, so it cannot be on "
-                                              "the installer allowlist")
+                return (f"downloads from `{_clip(text, 40)}`",
+                        "that URL has no valid host, so it cannot be on the installer allowlist")
             if not self._allow.allows(url):
                 if self._allow.host_listed(url.host):
                     listed = sorted(self._allow.prefixes.get(url.host, []))
                     paths = ", ".join(listed[:3]) + (f" (and {len(listed) - 3} more)"
                                                      if len(listed) > 3 else "")
-                    why = (f"host {url.host} is on the installer allowlist only for {paths}"
-                           if url.path_ok else
-                           f"its path is ambiguous ({_clip(url.path, 60)}), so it cannot match "
-                           f"the allowlisted paths of {url.host}")
-                    return (f"downloads {shown}", why)
-                return (f"downloads {shown}", f"host {url.host} is not on the installer allowlist")
+                    if not url.path_ok:
+                        return (f"downloads from {url.host}",
+                                "its path has '..', encoded separators or globs, so it cannot "
+                                f"match the allowlisted paths of {url.host}")
+                    return (f"downloads from {_where(url, 2)}",
+                            f"host {url.host} is on the installer allowlist only for {paths}")
+                return (f"downloads from {url.host}",
+                        f"host {url.host} is not on the installer allowlist")
             if self.policy.require_https and url.scheme != "https":
-                return (f"downloads {shown}", "allowlisted installers must be downloaded over "
-                                              f"https, not {url.scheme or 'an unknown scheme'}")
+                return (f"downloads from {url.host} over {url.scheme or 'an unknown scheme'}",
+                        "allowlisted installers must be downloaded over https")
         return None
 
     def _download_exec(self, cmds: tuple[shell.Command, ...]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Secret detection engine: one RE2 set pass, then only the rules that fired.
+"""Secret detection engine: a cheap prefilter, then only the rules that may match.
 
 How a scan works (linear in the input):
 
@@ -6,20 +6,24 @@ How a scan works (linear in the input):
    ``str.encode("ascii", "replace")``: each non-ASCII character becomes one ``?``, so offsets
    in the view are character offsets in the ``str`` and every secret format (all ASCII) is
    unchanged.
-2. One ``re2.Set`` holding every rule's pattern scans the view once and says which rules
-   match anywhere. Ordinary text usually fires none, and the scan ends there.
-3. Each rule that fired runs its own compiled RE2 pattern (DFA, linear) over the view; each
-   candidate is boundary-checked and confirmed by the rule's check (checksums, entropy,
-   placeholder and context tests on a bounded window).
+2. Prefilter, one pass each: RE2's FilteredRE2 (``re2.Filter``) reduces every rule trigger
+   that carries a literal of 3+ characters (``ghp_``, ``sk-ant-``, ``-----BEGIN``, ``wallet``,
+   ``token``…) to a case-insensitive literal set; the handful of triggers with no such literal
+   (plain runs: 51 base58 characters, a dozen short words, ``SK`` + 32 hex…) form one small
+   ``re2.Set``. Text with no candidate ends here.
+3. Each rule that may match runs its own compiled RE2 pattern (linear; literal prefixes are
+   found with memchr) over the view; each candidate is boundary-checked and confirmed by the
+   rule's check (checksums, entropy, placeholder and context tests on a bounded window).
 4. Candidates overlapping a vault placeholder are dropped; overlapping candidates are resolved
    (longer wins, then the more specific rule, then the rule listed first); allowed kinds are
    removed last, so allowing a kind never lets a less specific rule report the same bytes.
+
+The compiled rules are shared by every detector; RE2 objects are thread-safe.
 """
 
 from __future__ import annotations
 
 import bisect
-import re as _stdlib_re
 import threading
 from dataclasses import dataclass
 
@@ -43,8 +47,9 @@ MAX_SCAN = 16 * 1024 * 1024  # characters; larger input raises ValueError
 # RG_SECRET_OPENAI_PROJECT_KEY_3f9a1c2b. Plain ASCII identifier characters, so models copy them
 # verbatim and shells, JSON and URLs carry them unquoted; the kind is upper case and the digest
 # lower-case hex, so the two never blur.
-PLACEHOLDER_RE = _stdlib_re.compile(r"RG_SECRET_([A-Z0-9]+(?:_[A-Z0-9]+)*)_([0-9a-f]{8})(?![0-9A-Za-z])")
-_PLACEHOLDER_RE2 = re2.compile(r"RG_SECRET_([A-Z0-9]+(?:_[A-Z0-9]+)*)_([0-9a-f]{8})")
+# An RE2 pattern (linear on model output): group 1 is the kind, group 2 the digest.
+PLACEHOLDER_RE = re2.compile(r"RG_SECRET_([A-Z0-9]+(?:_[A-Z0-9]+)*)_([0-9a-f]{8})")
+_PLACEHOLDER_RE2 = PLACEHOLDER_RE
 _PLACEHOLDER_MARK = "RG_SECRET_"
 _HEX = frozenset("0123456789abcdef")
 
@@ -70,21 +75,49 @@ class SecretMatch:
 
 
 _SET_OPTIONS = re2.Options()
-_SET_OPTIONS.max_mem = 256 << 20  # room for the combined DFA; RE2 resets its cache, never fails
+_SET_OPTIONS.max_mem = 64 << 20  # DFA cache of the small run set (RE2 resets it when full)
 _RULE_OPTIONS = re2.Options()
 _RULE_OPTIONS.max_mem = 32 << 20
 
 
 class _Compiled:
-    """Compiled form of the rule table, shared by every detector."""
+    """Compiled form of the rule table, shared by every detector.
+
+    Prefilter, two cheap passes: RE2's FilteredRE2 (``re2.Filter``) reduces every trigger that
+    carries a literal of 3+ characters to a substring test and runs all those literals as one
+    case-insensitive literal set (a small trie DFA); the few triggers without such a literal
+    (plain runs such as 51 base58 characters, short prefixes such as 'SK') go into one
+    ``re2.Set``. A rule's own pattern runs only when one of its triggers may match.
+    """
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
-        self.set = re2.Set.SearchSet(_SET_OPTIONS)
-        for rule in rules:
-            self.set.Add(rule.pattern)
-        self.set.Compile()
         self.regexes = [re2.compile(rule.pattern, _RULE_OPTIONS) for rule in rules]
+        # '=' before a value is an assignment, never part of a token (base64 pads at the end)
+        self.left_edges = [rule.edge - {"="} for rule in rules]
+        flt = re2.Filter()
+        entries: list[tuple[int, str]] = []  # (rule index, trigger) in filter order
+        for i, rule in enumerate(rules):
+            for trigger in rule.triggers:
+                flt.Add(trigger, _RULE_OPTIONS)
+                entries.append((i, trigger))
+        flt.Compile()
+        unfiltered = set(flt.Match(b"", True) or ())  # triggers with no literal atom
+        self.filter = flt
+        self.filter_rule = [-1 if k in unfiltered else i for k, (i, _) in enumerate(entries)]
+        self.runs = re2.Set.SearchSet(_SET_OPTIONS)
+        self.run_rule: list[int] = []
+        for i, trigger in (entries[k] for k in sorted(unfiltered)):
+            self.runs.Add(trigger)
+            self.run_rule.append(i)
+        self.runs.Compile()
+
+    def fired(self, view: bytes) -> set[int]:
+        out = {self.filter_rule[k] for k in self.filter.Match(view, True) or ()}
+        out.discard(-1)
+        for k in self.runs.Match(view) or ():
+            out.add(self.run_rule[k])
+        return out
 
 
 _COMPILED: _Compiled | None = None
@@ -119,23 +152,25 @@ class SecretDetector:
         if n < 8:
             return []
         view = text.encode("ascii", "replace")
-        fired = self._c.set.Match(view)
+        fired = self._c.fired(view)
         if not fired:
             return []
         rules = self._c.rules
         regexes = self._c.regexes
+        left_edges = self._c.left_edges
         # (start, end, specificity, rule index, kind)
         cands: list[tuple[int, int, int, int, str]] = []
-        for i in fired:
+        for i in sorted(fired):
             rule = rules[i]
             group = rule.group
             edge = rule.edge
+            left = left_edges[i]
             check = rule.check
             for m in regexes[i].finditer(view):
                 s, e = m.span(group)
                 if s < 0 or e <= s:
                     continue
-                if edge and ((s > 0 and text[s - 1] in edge) or (e < n and text[e] in edge)):
+                if edge and ((s > 0 and text[s - 1] in left) or (e < n and text[e] in edge)):
                     continue
                 for cs, ce in check(text, m, s, e):
                     cands.append((cs, ce, rule.specificity, i, rule.kind))

@@ -143,6 +143,16 @@ def window_check(words: Sequence[str], before: int = 200) -> Check:
     return check
 
 
+def near_check(words: Sequence[str], inner: Check, before: int = 80) -> Check:
+    """``inner``, and one of ``words`` within ``before`` characters before the value."""
+
+    def check(text: str, m: Any, s: int, e: int) -> list[Span]:
+        window = text[max(0, s - before):s].lower()
+        return inner(text, m, s, e) if any(w in window for w in words) else []
+
+    return check
+
+
 def aws_id_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     """AWS key ids: base32 body; AWS's own documentation key ends in EXAMPLE."""
     return [] if looks_fake(text[s:e]) else [(s, e)]
@@ -167,6 +177,8 @@ def jwt_check(text: str, m: Any, s: int, e: int) -> list[Span]:
 def discord_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     """Discord bot tokens start with the base64 of the bot's numeric snowflake id."""
     first = text[s:e].split(".", 1)[0]
+    if first[0] not in "MNO":
+        return []
     raw = _b64url_json(first)
     if raw is None or not raw.isdigit() or not 15 <= len(raw) <= 21:
         return []
@@ -229,7 +241,15 @@ def xprv_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     return [(s, e)]
 
 
-# Ethereum keys: words that, shortly before a 64-hex string, say it is a hash and not a key.
+# Ethereum keys: wallet words that must precede the key on its line (RE2 syntax for the set
+# trigger, plain substrings for the check) ...
+_ETH_CONTEXT = (r"private[ _-]?key", r"priv[ _-]?key", r"secret[ _-]?key", r"wallet", r"mnemonic",
+                r"from_?key", r"signer", r"deployer", r"accounts", r"\beth(?:ereum)?\b", r"eth_",
+                r"\bpk\b")
+_ETH_WORDS = ("privatekey", "private_key", "private-key", "private key", "privkey", "priv_key",
+              "secret_key", "secret-key", "secretkey", "wallet", "mnemonic", "fromkey", "from_key",
+              "signer", "deployer", "accounts", "eth", "pk")
+# ... and words that, shortly before a 64-hex string, say it is a hash and not a key.
 _HASH_CONTEXT = ("sha256", "sha-256", "sha3", "keccak", "digest", "hash", "checksum", "/tx/",
                  "tx:", "tx ", "txid", "receipt", "commit", "block", "@sha", "etag", "docker")
 
@@ -242,7 +262,24 @@ def eth_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     near = text[max(0, s - 24):s].lower()
     if any(word in near for word in _HASH_CONTEXT):
         return []
+    line_start = text.rfind("\n", max(0, s - 300), s) + 1
+    window = text[max(line_start, s - 300):s].lower()
+    if not any(_has_word(window, word) for word in _ETH_WORDS):
+        return []
     return [(s, e)]
+
+
+def _has_word(window: str, word: str) -> bool:
+    """``word`` in ``window``; short words must not be glued to other letters ('method')."""
+    if len(word) > 4:
+        return word in window
+    i = window.find(word)
+    while i != -1:
+        j = i + len(word)
+        if (i == 0 or not window[i - 1].isalpha()) and (j == len(window) or not window[j].isalpha()):
+            return True
+        i = window.find(word, i + 1)
+    return False
 
 
 def sas_check(text: str, m: Any, s: int, e: int) -> list[Span]:
@@ -366,9 +403,20 @@ def _password_value_ok(value: str) -> bool:
     return True
 
 
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+
+
 def url_password_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     user = text[m.start(1):m.end(1)]
     value = text[s:e]
+    if len(user) > 128 or len(value) > 256:
+        return []
+    if m.start(0) >= 0 and text[m.start(0)] == ":":  # the pattern starts at '://': need a scheme
+        k = m.start(0)
+        while k > 0 and m.start(0) - k < 32 and text[k - 1] in _SCHEME_CHARS:
+            k -= 1
+        if m.start(0) - k < 2 or not text[k].isalpha():
+            return []
     if not _password_value_ok(value) or value.lower() == user.lower():
         return []
     if _is_env_reference(user) and len(value) < 8:
@@ -377,7 +425,7 @@ def url_password_check(text: str, m: Any, s: int, e: int) -> list[Span]:
 
 
 def password_check(text: str, m: Any, s: int, e: int) -> list[Span]:
-    return [(s, e)] if _password_value_ok(text[s:e]) else []
+    return [(s, e)] if e - s <= 256 and _password_value_ok(text[s:e]) else []
 
 
 def header_check(text: str, m: Any, s: int, e: int) -> list[Span]:
@@ -454,10 +502,16 @@ _FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".txt", ".pem", ".key", ".crt", ".
                     ".der", ".pub", ".py", ".js", ".ts", ".sh", ".enc", ".kdbx")
 
 
+# Keys that are public by design (publishable / browser keys): never vaulted by name alone.
+PUBLIC_PREFIXES = ("pk.", "pk_live_", "pk_test_", "sb_publishable_", "NRJS-", "pub")
+
+
 def generic_value_ok(value: str, password: bool) -> bool:
     """The value side of ``NAME=value``: long, random-looking, not a reference or example."""
     low = value.lower()
     if low in PLACEHOLDER_VALUES or _is_env_reference(value) or looks_fake(value):
+        return False
+    if value.startswith(PUBLIC_PREFIXES):
         return False
     if value.startswith(("/", "./", "../", "~/", "file:", "http:", "https:")) or "://" in value:
         return False
@@ -480,13 +534,15 @@ def generic_check(text: str, m: Any, s: int, e: int) -> list[Span]:
         return []
     if e < len(text) and text[e] in "([":  # a function call or an index, not a literal
         return []
+    if e - s > 512:
+        return []
     return [(s, e)] if generic_value_ok(text[s:e], password) else []
 
 
 def cli_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     name = text[m.start(1):m.end(1)]
     secret, password = _name_is_secret(name)
-    if not secret:
+    if not secret or e - s > 512:
         return []
     return [(s, e)] if generic_value_ok(text[s:e], password) else []
 
@@ -505,6 +561,45 @@ class Rule:
     specificity: int = 3  # 3: distinctive prefix or checksum; 2: structure/context; 1: generic
     edge: frozenset[str] = TOKEN
     check: Check = token_check
+    # Necessary conditions for the prefilter (empty: the pattern itself); the rule runs only when
+    # one of them matches. Each should carry a literal of 3+ characters (RE2's FilteredRE2 then
+    # reduces it to a substring test) or else be a cheap DFA (a literal prefix or a plain run).
+    triggers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.triggers:
+            object.__setattr__(self, "triggers", _alternatives(self.pattern))
+
+
+def _alternatives(pattern: str) -> tuple[str, ...]:
+    """Split a pattern at its top-level '|' (outside groups and classes)."""
+    parts: list[str] = []
+    depth = 0
+    in_class = False
+    start = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]":
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return tuple(parts)
 
 
 def _prefixed(name: str, kind: str, pattern: str, doc: str, edge: frozenset[str] = TOKEN,
@@ -524,9 +619,16 @@ def _pem(name: str, kind: str, label: str, doc: str) -> Rule:
 # name=value: a name containing a secret word, a separator, an optional quote, the value.
 _GENERIC_NAME = r"([A-Za-z0-9_.-]*(?i:pass|pwd|secret|token|key|auth|cred|sas)[A-Za-z0-9_.-]*)"
 _GENERIC = (_GENERIC_NAME + r"[\"']?[ \t]*(?:=|:=|:|=>|\+=|<-)[ \t]*(?:[rbuf]?[\"'])?"
-            r"([^\s\"'`,;\\(){}<>\[\]]{6,256})")
+            r"([^\s\"'`,;\\(){}<>\[\]]{6,})")
+_SECRET_STEMS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sas")
+_GENERIC_TRIGGERS = tuple(
+    rf"(?i:{stem})[A-Za-z0-9_.-]*[\"']?[ \t]*(?:=|:=|:|=>|\+=|<-)[ \t]*(?:[rbuf]?[\"'])?"
+    r"[^\s\"'`,;\\(){}<>\[\]]{6}" for stem in _SECRET_STEMS)
 _CLI = (r"(?:^|\s)--?([A-Za-z0-9-]*(?i:pass|pwd|secret|token|key|auth|cred)[A-Za-z0-9-]*)"
-        r"(?:=|[ \t]+)[\"']?([^\s\"'`<>|&;$(){}]{6,256})")
+        r"(?:=|[ \t]+)[\"']?([^\s\"'`<>|&;$(){}]{6,})")
+_CLI_TRIGGERS = tuple(
+    rf"-[A-Za-z0-9-]*(?i:{stem})[A-Za-z0-9-]*(?:=|[ \t]+)[\"']?[^\s\"'`<>|&;$(){{}}]{{6}}"
+    for stem in _SECRET_STEMS if stem != "sas")
 
 RULES: tuple[Rule, ...] = (
     # ---- OpenAI ------------------------------------------------------------------------------
@@ -556,10 +658,11 @@ RULES: tuple[Rule, ...] = (
               "Anthropic OAuth access/refresh tokens and session keys used by Claude Code and "
               "claude.ai ('sk-ant-oat01-', 'sk-ant-ort01-', 'sk-ant-sid01-')."),
     # ---- AWS ---------------------------------------------------------------------------------
-    _prefixed("aws-access-key-id", "aws_access_key_id", r"(?:AKIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
-              "AWS access key id of a long-term credential: a 4-letter type prefix then 16 "
-              "base32 characters (A-Z, 2-7). AWS's documentation key (…EXAMPLE) is ignored.",
-              edge=ALNUM, check=aws_id_check),
+    Rule("aws-access-key-id", "aws_access_key_id", r"(?:AKIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
+         "AWS access key id of a long-term credential: a 4-letter type prefix then 16 "
+         "base32 characters (A-Z, 2-7). AWS's documentation key (…EXAMPLE) is ignored.",
+         edge=ALNUM, check=aws_id_check,
+         triggers=("AKIA[A-Z2-7]{16}", "ABIA[A-Z2-7]{16}", "ACCA[A-Z2-7]{16}", "A3T[A-Z0-9][A-Z2-7]{16}")),
     _prefixed("aws-temporary-access-key-id", "aws_temporary_access_key_id", r"ASIA[A-Z2-7]{16}",
               "AWS STS temporary access key id ('ASIA' + 16 base32); it comes with a secret key "
               "and a session token.", edge=ALNUM, check=aws_id_check),
@@ -682,18 +785,20 @@ RULES: tuple[Rule, ...] = (
     _prefixed("perplexity-api-key", "perplexity_api_key", r"pplx-[A-Za-z0-9]{48}",
               "Perplexity API key ('pplx-' + 48 base62)."),
     Rule("mistral-api-key", "mistral_api_key",
-         r"(?i:mistral)[^\n]{0,60}?[^A-Za-z0-9]([A-Za-z0-9]{32})",
+         r"(?i:mistral)[^\n]*?[^A-Za-z0-9]([A-Za-z0-9]{32})",
          "Mistral API key: 32 mixed-case alphanumerics with no prefix, so only within 60 "
          "characters after the word 'mistral' on the same line.", group=1, specificity=2,
-         edge=ALNUM, check=mixed_case_check),
+         edge=ALNUM, check=near_check(("mistral",), mixed_case_check),
+         triggers=(r"(?i:mistral)[^\n]*[A-Za-z0-9]{32}",)),
     Rule("cohere-api-key", "cohere_api_key",
-         r"(?i:cohere|co_api_key)[^\n]{0,60}?[^A-Za-z0-9]([A-Za-z0-9]{40})",
+         r"(?i:cohere|co_api_key)[^\n]*?[^A-Za-z0-9]([A-Za-z0-9]{40})",
          "Cohere API key: 40 mixed-case alphanumerics with no prefix, so only shortly after "
          "'cohere' / CO_API_KEY on the same line.", group=1, specificity=2, edge=ALNUM,
-         check=mixed_case_check),
-    Rule("deepseek-api-key", "deepseek_api_key", r"(?i:deepseek)[^\n]{0,60}?(sk-[a-f0-9]{32})",
+         check=near_check(("cohere", "co_api_key"), mixed_case_check),
+         triggers=(r"(?i:cohere)[^\n]*[A-Za-z0-9]{40}", r"(?i:co_api_key)[^\n]*[A-Za-z0-9]{40}")),
+    Rule("deepseek-api-key", "deepseek_api_key", r"(?i:deepseek)[^\n]*?(sk-[a-f0-9]{32})",
          "DeepSeek API key ('sk-' + 32 hex), only after the word 'deepseek' on the same line.",
-         group=1, specificity=2, edge=TOKEN, check=token_check),
+         group=1, specificity=2, edge=TOKEN, check=near_check(("deepseek",), token_check)),
     _prefixed("npm-token", "npm_token", r"npm_[A-Za-z0-9]{36}",
               "npm access token ('npm_' + 36 base62).", edge=WORD),
     _prefixed("pypi-token", "pypi_token",
@@ -747,7 +852,7 @@ RULES: tuple[Rule, ...] = (
               "Mailgun private API key, current format: 32 hex, '-', 8 hex, '-', 8 hex (not a "
               "UUID shape).", edge=ALNUM | {"-"}),
     Rule("discord-bot-token", "discord_bot_token",
-         r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}",
+         r"[A-Za-z0-9_-]{24,28}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}",
          "Discord bot token: base64 of the bot's snowflake id, '.', 6-character timestamp, "
          "'.', HMAC. The first part must decode to 15-21 digits.", specificity=3,
          edge=TOKEN | {"."}, check=discord_check),
@@ -763,8 +868,8 @@ RULES: tuple[Rule, ...] = (
               "Shopify access token or shared secret (shpat_, shpca_, shppa_, shpss_ + 32 hex).",
               edge=WORD),
     _prefixed("grafana-token", "grafana_token",
-              r"glc_[A-Za-z0-9+/]{32,400}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"
-              r"|eyJrIjoi[A-Za-z0-9]{70,400}={0,3}",
+              r"glc_[A-Za-z0-9+/]{32,}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"
+              r"|eyJrIjoi[A-Za-z0-9]{70,}={0,3}",
               "Grafana Cloud token (glc_), service-account token (glsa_) or legacy API key "
               "(base64 JSON starting {\"k\":).", edge=WORD | {"+", "/", "="}),
     _prefixed("newrelic-key", "newrelic_api_key", r"NRAK-[A-Z0-9]{27}|NRII-[A-Za-z0-9-]{32}",
@@ -808,7 +913,8 @@ RULES: tuple[Rule, ...] = (
          "PKCS#1 RSA private key, the whole block from BEGIN to END (real newlines or JSON \\n)."),
     _pem("pem-ec-private-key", "pem_ec_private_key", "EC PRIVATE KEY",
          "SEC1 elliptic-curve private key block."),
-    _pem("pem-dsa-private-key", "pem_dsa_private_key", "DSA PRIVATE KEY", "DSA private key block."),
+    _pem("pem-dsa-private-key", "pem_dsa_private_key", "DSA PRIVATE KEY",
+         "DSA private key block (legacy OpenSSL format)."),
     _pem("openssh-private-key", "openssh_private_key", "OPENSSH PRIVATE KEY",
          "OpenSSH private key block (id_ed25519, id_rsa in the new format)."),
     _pem("pem-encrypted-private-key", "pem_encrypted_private_key", "ENCRYPTED PRIVATE KEY",
@@ -820,20 +926,23 @@ RULES: tuple[Rule, ...] = (
          "which win on equal spans. Public keys and certificates never match."),
     Rule("putty-private-key", "putty_private_key",
          r"PuTTY-User-Key-File-[23]:[^\n]*\n(?:[^\n]*\n){0,8}?Private-Lines: [0-9]+\r?\n"
-         r"(?:[A-Za-z0-9+/=]{1,64}\r?\n?)+",
+         r"(?:[A-Za-z0-9+/=]{1,64}\r?\n)+",
          "PuTTY .ppk private key, from the header to the end of the Private-Lines.",
          specificity=2, edge=frozenset(), check=token_check),
     Rule("ethereum-private-key", "ethereum_private_key",
-         r"(?i:priv(?:ate)?[ _-]?key|privkey|secret[ _-]?key|wallet|mnemonic|from_?key|signer|"
-         r"deployer|accounts|\beth(?:ereum)?\b|eth_|\bpk\b)[^\n]{0,80}?((?:0x)?[0-9a-fA-F]{64})",
+         r"(?:0x)?[0-9a-fA-F]{64}",
          "Ethereum (secp256k1) private key: 64 hex digits, with or without 0x. A bare 64-hex "
          "string is usually a SHA-256, a transaction hash or a container id, so a wallet word "
          "(private key, wallet, accounts, from_key, signer, mnemonic, eth…) must come first on "
-         "the same line, and hash words right before the value veto it.",
-         group=1, specificity=2, edge=ALNUM, check=eth_check),
-    Rule("bitcoin-wif", "bitcoin_wif_private_key", r"[5KL9c][1-9A-HJ-NP-Za-km-z]{50,51}",
+         "the same line, and hash words right before the value veto it. The set trigger needs "
+         "a wallet word and a 64-hex run on one line; the rule then checks each 64-hex string.",
+         specificity=2, edge=ALNUM, check=eth_check,
+         triggers=tuple(rf"(?i:{word})[^\n]*[0-9a-fA-F]{{64}}" for word in _ETH_CONTEXT)),
+    Rule("bitcoin-wif", "bitcoin_wif_private_key", r"[1-9A-HJ-NP-Za-km-z]{51,52}",
          "Bitcoin private key in Wallet Import Format: base58check of 0x80/0xEF + 32-byte key "
-         "(+0x01 when compressed). The 4-byte double-SHA-256 checksum is verified.",
+         "(+0x01 when compressed), so a whole word of 51-52 base58 characters starting 5, K, "
+         "L (mainnet), 9 or c (testnet). The pattern is a plain run (cheap for a DFA); the "
+         "version byte and the 4-byte double-SHA-256 checksum are verified.",
          specificity=3, edge=ALNUM, check=wif_check),
     Rule("bip32-xprv", "bip32_extended_private_key", r"[xtyzuv]prv[1-9A-HJ-NP-Za-km-z]{100,112}",
          "BIP-32 extended private key (xprv/tprv/yprv/zprv…): base58check of 78 bytes; the "
@@ -847,18 +956,20 @@ RULES: tuple[Rule, ...] = (
          specificity=2, edge=WORD, check=bip39_check),
     # ---- passwords by position ---------------------------------------------------------------
     Rule("url-password", "url_password",
-         r"[A-Za-z][A-Za-z0-9+.-]{1,30}://([^\s:@/?#\"'<>\\]{1,128}):([^\s@/?\"'<>\\]{1,256})@"
+         r"://([^\s:@/?#\"'<>\\]+):([^\s@/?\"'<>\\]+)@"
          r"[A-Za-z0-9\[]",
          "Password inside a URL (scheme://user:password@host): database, broker and HTTP URLs. "
+         "The pattern starts at the literal '://' (fast to find); the check wants a scheme "
+         "before it. "
          "Only the password is reported, so a placeholder keeps the URL readable; template "
          "values (password, ${PASS}, <password>, ****, $VAR, user==password) are skipped.",
          group=2, specificity=2, edge=frozenset(), check=url_password_check),
     Rule("basic-auth-password", "basic_auth_password",
-         r"(?:^|\s)(?:-u|--user)[= ][ \t]*[\"']?([^\s:\"']{1,64}):([^\s\"'@]{4,128})",
+         r"(?:^|\s)(?:-u|--user)[= ][ \t]*[\"']?([^\s:\"']+):([^\s\"'@]{4,})",
          "Password given to curl/wget-style -u/--user user:password options.",
          group=2, specificity=2, edge=frozenset(), check=url_password_check),
     Rule("netrc-password", "netrc_password",
-         r"(?:^|\s)machine\s+\S+\s+login\s+\S+\s+password\s+([^\s]{4,256})",
+         r"(?:^|\s)machine\s+\S+\s+login\s+\S+\s+password\s+([^\s]{4,})",
          "Password in a .netrc entry (machine … login … password …).", group=1, specificity=2,
          edge=frozenset(), check=password_check),
     Rule("http-auth-header", "http_auth_credential",
@@ -878,11 +989,12 @@ RULES: tuple[Rule, ...] = (
          "client_secret, auth…, split on _ . - and camelCase) and does not merely point at one "
          "(…_FILE, …_PATH, …_URL, …_ID, …_TTL…); the value must be long and random enough "
          "(entropy, character classes) and not a placeholder, env reference, call, path or "
-         "identifier.", group=2, specificity=1, edge=frozenset(), check=generic_check),
+         "identifier.", group=2, specificity=1, edge=frozenset(), check=generic_check,
+         triggers=_GENERIC_TRIGGERS),
     Rule("cli-secret-argument", "generic_secret", _CLI,
          "--password VALUE / --token=VALUE / --api-key VALUE style command-line arguments, "
          "with the same name and value tests as assignments.", group=2, specificity=1,
-         edge=frozenset(), check=cli_check),
+         edge=frozenset(), check=cli_check, triggers=_CLI_TRIGGERS),
 )
 
 KINDS: tuple[str, ...] = tuple(sorted({rule.kind for rule in RULES}))

@@ -1,0 +1,116 @@
+"""The secret vault as pipeline stages (AC-2): no router ever sees a credential.
+
+On the way out (``on_request``) every secret the detector finds anywhere in the
+request (messages, tool results, system prompt, tool definitions) is replaced
+by a placeholder such as ``RG_SECRET_GITHUB_PAT_1a2b3c4d``.  On the way back
+(``on_tool_call``) placeholders in a complete tool call's arguments are
+replaced by the real values, so the agent runs the command it meant to while
+the router saw only placeholders.  Findings name the kind and placeholder,
+never the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from relayguard.exchange import Exchange, Finding, ToolCall
+from relayguard.inspectors.base import Inspector
+from relayguard.vault.detect import PLACEHOLDER_RE, SecretDetector
+from relayguard.vault.store import VaultStore
+
+SESSION_HEADER = b"x-relayguard-session"
+MIN_SCAN = 8  # no secret format is shorter
+
+
+def session_of(exchange: Exchange) -> str:
+    """The agent session a request belongs to: the client's own id when it sends
+    one, else a digest of how the conversation began (stable across turns)."""
+    given = exchange.request.header(SESSION_HEADER)
+    if given:
+        return "h:" + given[:128]
+    opening = [f"{m.role}\0{m.text}" for m in exchange.request.conversation()[:2]]
+    return "c:" + hashlib.sha256("\0\0".join(opening).encode()).hexdigest()[:32]
+
+
+class Vault(Inspector):
+    name = "vault"
+
+    def __init__(self, store: VaultStore, detector: SecretDetector) -> None:
+        self.store = store
+        self.detector = detector
+
+    def on_request(self, exchange: Exchange) -> list[Finding]:
+        request = exchange.request
+        session = exchange.session or session_of(exchange)
+        exchange.session = session
+        findings: list[Finding] = []
+
+        def seal(text: str) -> str:
+            matches = self.detector.scan(text)
+            if not matches:
+                return text
+            out, last = [], 0
+            for m in matches:
+                placeholder = self.store.placeholder_for(session, m.kind, m.value)
+                out += [text[last:m.start], placeholder]
+                last = m.end
+                findings.append(Finding("vault:sealed", "info",
+                                        f"a {m.kind} was replaced by {placeholder} before leaving this machine"))
+            out.append(text[last:])
+            return "".join(out)
+
+        body = _walk(request.body, seal)
+        if findings:
+            request.body = body
+            request.body_changed = True
+        return findings
+
+    def on_tool_call(self, exchange: Exchange, call: ToolCall) -> list[Finding]:
+        raw = call.new_raw_arguments if call.new_raw_arguments is not None else call.raw_arguments
+        if "RG_SECRET_" not in raw:
+            return []
+        session = exchange.session or session_of(exchange)
+        findings: list[Finding] = []
+
+        def restore(match: Any) -> str:
+            value = self.store.lookup(session, match.group(0))
+            if value is None:
+                findings.append(Finding("vault:unknown-placeholder", "warn",
+                                        f"{match.group(0)} is not a secret of this session; left as it is",
+                                        call.id))
+                return match.group(0)
+            findings.append(Finding("vault:restored", "info",
+                                    f"{match.group(0)} was restored to the real {match.group(1).lower()} "
+                                    "on this machine", call.id))
+            # The placeholder sits inside a JSON string: the value must be escaped as one.
+            return orjson.dumps(value).decode()[1:-1]
+
+        restored = PLACEHOLDER_RE.sub(restore, raw)
+        if restored != raw:
+            call.new_raw_arguments = restored
+        return findings
+
+
+def _walk(value: Any, seal: Any) -> Any:
+    """A copy of a JSON value with every string passed through ``seal``;
+    unchanged sub-trees are returned as they are (no copy when nothing changed)."""
+    if isinstance(value, str):
+        return seal(value) if len(value) >= MIN_SCAN and not value.startswith("data:image/") else value
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            if key == "data" and "media_type" in value:  # base64 image or document
+                continue
+            new = _walk(item, seal)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if isinstance(value, list):
+        new_items = [_walk(item, seal) for item in value]
+        return value if all(a is b for a, b in zip(new_items, value)) else new_items
+    return value
