@@ -16,12 +16,18 @@ then exits 0.  It deliberately does not import relayguard.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's directory is sys.path[0]; other benchmarks there
+# (bench/secrets.py) would shadow standard-library modules of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import contextlib
 import signal
 import socket
-import sys
 from typing import Any, Iterator
 
 import aiohttp

@@ -723,6 +723,9 @@ class _B:
         self.extra_outer: list[tuple[int, int]] = []
 
 
+_ASCII_ONLY = bytes.maketrans(bytes(range(128, 256)),
+                              bytes(ord("A") + b % 26 for b in range(128, 256)))
+
 # A variable's value: literal text, or the indices of the commands whose output
 # it holds (possibly none: unknown).
 _Value = str | tuple[int, ...]
@@ -759,7 +762,12 @@ class _Walker:
             raise ShellParseError(f"shell script longer than {MAX_SCRIPT_BYTES} bytes")
         if data.count(b"|") > MAX_PIPES:
             raise ShellParseError(f"shell script has more than {MAX_PIPES} '|' characters")
-        view = memoryview(data)
+        # tree-sitter-bash's scanner calls isdigit()/isalpha() on code points,
+        # which reads out of bounds (and can crash) for non-ASCII characters.
+        # Shell syntax is all ASCII: parse a same-length copy in which every
+        # non-ASCII byte is an upper-case letter (no keyword is upper case), and
+        # take all text from the original bytes, at the same offsets.
+        view = memoryview(data if data.isascii() else data.translate(_ASCII_ONLY))
         deadline = self.deadline
         parser = _parser()
         try:

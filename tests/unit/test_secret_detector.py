@@ -262,6 +262,8 @@ CASES: dict[str, tuple[tuple[str, str, str], str]] = {
                      "DATABASE_URL=postgresql://user:password@localhost:5432/mydb"),
     "basic_auth_password": (("curl -u admin:", rnd(B62, 14, 119), " https://api.example.com/v1"),
                             "curl -u admin:$ADMIN_PASSWORD https://api.example.com/v1"),
+    "cli_password": (("sshpass -p ", rnd(B62, 14, 123), " ssh deploy@host"),
+                     "mysql -u root -p mydb < dump.sql"),
     "netrc_password": (("machine api.example.com login bob password ", rnd(B62, 16, 120), ""),
                        "machine api.example.com login bob password changeme"),
     "http_auth_credential": (('curl -H "Authorization: Bearer ', rnd(B62, 40, 121), '" https://api.example.com'),
@@ -395,6 +397,17 @@ def test_overlaps_keep_the_longer_and_more_specific_match():
     found = detector().scan(f"{key_id},{secret}\n")  # a key id and its secret, side by side
     assert [(m.kind, m.value) for m in found] == [("aws_access_key_id", key_id),
                                                   ("aws_secret_access_key", secret)]
+
+
+@pytest.mark.parametrize("before,after", [
+    ("docker login -u ci -p ", " registry.example.com"),
+    ("mysql -u root -p", " app"),
+    ("redis-cli -h cache -a ", " ping"),
+])
+def test_more_cli_password_forms(before, after):
+    secret = rnd(B62, 14, 124)
+    text = before + secret + after
+    assert [(m.kind, m.value) for m in detector().scan(text)] == [("cli_password", secret)]
 
 
 def test_allow_kinds_and_unknown_kinds():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -347,6 +349,26 @@ def test_pathological_inputs_end_quickly(script):
     except ShellParseError:
         pass
     assert time.perf_counter() - start < 3
+
+
+def test_non_ascii_text_is_kept():
+    cmds = parse('echo "✓ done — ok" é{x} | grep ü; cat <<É | sh\ncurl x\nÉ')
+    assert cmds[0].argv == ("echo", "✓ done — ok", "é{x}") and cmds[1].argv == ("grep", "ü")
+    assert find(cmds, "curl").nested_in == "heredoc"
+
+
+def test_non_ascii_cannot_crash_the_parser():
+    # tree-sitter-bash 0.25's scanner calls isdigit() on code points: `{` followed by
+    # U+10FFFF reads out of bounds and segfaults about half the time.  In a
+    # subprocess, so that a crash fails this test instead of killing the run.
+    code = ("from relayguard.shell import parse\n"
+            "for _ in range(300):\n"
+            "    for s in ('{\\U0010ffff', 'x {\\U000c8e9c..', 'echo {\\U000885a2}', "
+            "'[ -\\U0010ffff ]', ': {\\U0010ffff\\U0010ffff'):\n"
+            "        parse(s)\n")
+    for _ in range(4):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_non_string_raises_parse_error():

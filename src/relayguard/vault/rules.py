@@ -3,8 +3,13 @@
 Every rule is data: a name, the kind it reports, an RE2 pattern (linear time, no look-around,
 no back-references), the capture group that holds the secret, how specific it is, which
 characters may not touch the match (RE2 has no look-around, so token boundaries are checked
-here instead), and a ``check`` that confirms or refines the candidate in Python.  The ``doc``
-says what the secret is and why the pattern looks the way it does.
+here instead), the triggers the prefilter tests before the pattern runs at all, and a
+``check`` that confirms or refines the candidate in Python.  The ``doc`` says what the secret
+is and why the pattern looks the way it does.
+
+Patterns avoid counted repetitions that may start anywhere (``[5KL][base58]{50}``): a DFA must
+then track every possible start at once. They use plain runs (``[base58]{51,52}``) instead and
+leave the first-character and checksum tests to the check.
 
 Formats were re-expressed from the providers' documentation and from the gitleaks default rule
 set (MIT), not copied.  Patterns run over an ASCII view of the text (every non-ASCII character
@@ -37,7 +42,6 @@ ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 WORD = ALNUM | {"_"}
 TOKEN = WORD | {"-"}
 B64 = ALNUM | {"+", "/", "="}
-ALPHA_WORD = WORD
 
 # --------------------------------------------------------------------------------------------
 # shared helpers
@@ -968,6 +972,16 @@ RULES: tuple[Rule, ...] = (
          r"(?:^|\s)(?:-u|--user)[= ][ \t]*[\"']?([^\s:\"']+):([^\s\"'@]{4,})",
          "Password given to curl/wget-style -u/--user user:password options.",
          group=2, specificity=2, edge=frozenset(), check=url_password_check),
+    Rule("cli-password-flag", "cli_password",
+         r"(?:sshpass|(?:docker|podman|buildah|skopeo|helm registry|oras) login|redis-cli)"
+         r"[^\n|;&]*?[ \t](?:-p|-a|--password)[ \t=]+[\"']?([^\s\"'$<>|&;`]{4,})",
+         "Password passed to a tool's short flag: sshpass -p, docker/podman/helm login -p, "
+         "redis-cli -a (the value right after the flag).", group=1, specificity=2,
+         edge=frozenset(), check=password_check),
+    Rule("mysql-password-flag", "cli_password",
+         r"mysql(?:dump|admin|import|sh)?[^\n|;&]*?[ \t]-p[\"']?([^\s\"'$<>|&;`]{4,})",
+         "MySQL client password glued to -p (-pSECRET); '-p' alone prompts and is not a value.",
+         group=1, specificity=2, edge=frozenset(), check=password_check),
     Rule("netrc-password", "netrc_password",
          r"(?:^|\s)machine\s+\S+\s+login\s+\S+\s+password\s+([^\s]{4,})",
          "Password in a .netrc entry (machine … login … password …).", group=1, specificity=2,

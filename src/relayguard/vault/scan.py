@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import sys
+from collections.abc import Iterator
 from typing import IO
 
 import orjson
@@ -41,7 +42,7 @@ class _Segment:
         self.found: list[tuple[int, int, str]] = []  # line-relative findings
 
 
-def _segments(stream: IO) -> "iter[_Segment]":
+def _segments(stream: IO) -> Iterator[_Segment]:
     """Split a binary or text stream into bounded pieces of lines (only \\n ends a line)."""
     binary = hasattr(stream, "buffer") or isinstance(stream.read(0), bytes)
     raw_stream = getattr(stream, "buffer", stream) if binary else stream
