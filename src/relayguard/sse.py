@@ -37,6 +37,8 @@ class SSEReader:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" not in buf:
+            return self._feed_lf(buf)
         events: list[SSEEvent] = []
         start, pos = 0, self._scan
         while True:
@@ -45,12 +47,29 @@ class SSEReader:
                 break
             # A blank line ("\n" or "\r\n" alone) ends the event.
             if nl == pos or (nl == pos + 1 and buf[pos] == 13):
-                if nl + 1 - start > 2 or buf[start:nl + 1].strip():
-                    event = parse_event(buf[start:nl + 1])
-                    if event is not None:
-                        events.append(event)
+                event = parse_event(buf[start:nl + 1])
+                if event is not None:
+                    events.append(event)
                 start = nl + 1
             pos = nl + 1
+        return self._keep(buf, start, pos, events)
+
+    def _feed_lf(self, buf: bytes) -> list[SSEEvent]:
+        """The common case (LF line ends): bytes.split does the scanning in C."""
+        parts = buf.split(b"\n\n")
+        rest = parts.pop()
+        events = []
+        for part in parts:
+            if part:
+                event = parse_event(part + b"\n\n")
+                if event is not None:
+                    events.append(event)
+        self._buf, self._scan = rest, 0
+        if len(rest) > self._max:
+            raise StreamError(f"upstream sent an SSE event larger than {self._max} bytes")
+        return events
+
+    def _keep(self, buf: bytes, start: int, pos: int, events: list[SSEEvent]) -> list[SSEEvent]:
         self._buf = buf[start:]
         self._scan = pos - start
         if len(self._buf) > self._max:
@@ -68,9 +87,23 @@ class SSEReader:
 
 def parse_event(raw: bytes) -> SSEEvent | None:
     """Parse one event's bytes; comment-only or empty events give None."""
+    text = raw.decode("utf-8", "replace")
+    # Fast path for what providers send: "data: X\n\n" or "event: E\ndata: X\n\n".
+    if text.endswith("\n\n") and "\r" not in text:
+        body = text[:-2]
+        if body.startswith("data: ") and "\n" not in body:
+            return SSEEvent(None, body[6:], raw)
+        if body.startswith("event: "):
+            first, _, second = body.partition("\n")
+            if second.startswith("data: ") and "\n" not in second:
+                return SSEEvent(first[7:], second[6:], raw)
+    return _parse_slow(text, raw)
+
+
+def _parse_slow(text: str, raw: bytes) -> SSEEvent | None:
     name: str | None = None
     data: list[str] = []
-    for line in raw.decode("utf-8", "replace").splitlines():
+    for line in text.splitlines():
         if not line or line[0] == ":":
             continue
         field, _, value = line.partition(":")

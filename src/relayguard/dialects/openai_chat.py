@@ -259,7 +259,7 @@ class ChatStreamCodec(StreamCodec):
     def replacement(self, key: Hashable) -> list[bytes]:
         call = self.calls[key]
         if call.blocked_reason:
-            delta: dict[str, Any] = {"content": ("\n\n" if self._text else "") + block_text(call)}
+            delta: dict[str, Any] = {"content": ("\n\n" if any(self._text) else "") + block_text(call)}
         else:
             delta = {"tool_calls": [{"index": key[1] - self._shift(key), "id": call.id, "type": "function",
                                      "function": {"name": call.name, "arguments": call.new_raw_arguments}}]}

@@ -473,6 +473,9 @@ class ResponsesStreamCodec(StreamCodec):
             raise StreamError("upstream sent a Responses stream event that is not a JSON object")
         ev = _Parsed(event.event, data, event.raw, obj)
         kind = obj.get("type")
+        if event.event is not None and event.event != kind:
+            # Clients dispatch on one or the other: both must name the same event.
+            raise StreamError(f"upstream sent an event named {event.event!r} whose type is {kind!r}")
         index = obj.get("output_index")
         if type(index) is int:
             st = self._open.get(index)
@@ -499,6 +502,8 @@ class ResponsesStreamCodec(StreamCodec):
             self.complete = True
             self.response.finish_reason = "error"
             self.response.text = "".join(self._text)
+        elif _smuggles_calls(obj):
+            raise StreamError(f"upstream sent tool calls inside a {kind!r} event, outside the events that define them")
         return [(ev, [PASS])]
 
     def _start(self, index: int, obj: dict[str, Any]) -> _Call:
@@ -728,3 +733,13 @@ class ResponsesStreamCodec(StreamCodec):
         obj = {"type": "error", "code": "upstream_error", "message": message, "param": None,
                "sequence_number": self._take()}
         return _encode(obj)
+
+
+def _smuggles_calls(obj: dict[str, Any]) -> bool:
+    """Does an event the codec passes unchanged carry tool-call items anyway?"""
+    item = obj.get("item")
+    if isinstance(item, dict) and item.get("type") in CALL_TYPES:
+        return True
+    resp = obj.get("response")
+    output = resp.get("output") if isinstance(resp, dict) else None
+    return isinstance(output, list) and any(isinstance(i, dict) and i.get("type") in CALL_TYPES for i in output)

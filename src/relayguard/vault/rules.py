@@ -30,9 +30,11 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+
+import re2
 
 Span = tuple[int, int]
 Check = Callable[[str, Any, int, int], list[Span]]
@@ -63,48 +65,30 @@ FAKE_MARKERS = (
 )
 
 
-def _has_run(value: str, n: int) -> bool:
-    """True when ``value`` holds ``n`` equal characters in a row or ``n`` ascending ones."""
-    same = asc = 1
-    prev = ""
-    for ch in value:
-        if ch == prev:
-            same += 1
-            if same >= n:
-                return True
-        else:
-            same = 1
-        if prev and ord(ch) == ord(prev) + 1 and ch.isalnum():
-            asc += 1
-            if asc >= n:
-                return True
-        else:
-            asc = 1
-        prev = ch
-    return False
+_ASCENDING = [run[i:i + 6] for run in ("0123456789", "abcdefghijklmnopqrstuvwxyz",
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ") for i in range(len(run) - 5)]
+# One RE2 pass over the value (candidate values are attacker-controlled text too).
+_FAKE_RE = re2.compile("|".join(
+    ["(?i:" + "|".join(re2.escape(m) for m in FAKE_MARKERS) + ")"]
+    + [re2.escape(c) + "{6}" for c in sorted(set(
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-+/=.~!@#$%^&*:"))]
+    + _ASCENDING))
 
 
 def looks_fake(value: str) -> bool:
-    """Placeholder, template, redaction or keyboard-mash rather than a random secret."""
-    low = value.lower()
-    if any(marker in low for marker in FAKE_MARKERS):
-        return True
+    """Placeholder, template, redaction or keyboard-mash rather than a random secret: a marker
+    word, too few distinct characters, six equal characters or six ascending ones in a row."""
     if len(value) >= 12 and len(set(value)) < 6:
         return True
-    return _has_run(value, 6)
+    return _FAKE_RE.search(value.encode("ascii", "replace")) is not None
 
 
 def _classes(value: str) -> int:
-    lower = upper = digit = other = 0
-    for ch in value:
-        if "a" <= ch <= "z":
-            lower = 1
-        elif "A" <= ch <= "Z":
-            upper = 1
-        elif "0" <= ch <= "9":
-            digit = 1
-        else:
-            other = 1
+    """How many of lower case, upper case, digits and other characters ``value`` uses."""
+    lower = value.upper() != value
+    upper = value.lower() != value
+    digit = any(d in value for d in "0123456789")
+    other = not value.isalnum()
     return lower + upper + digit + other
 
 
@@ -331,42 +315,45 @@ _MAX_BIP39_RUN = 30  # longer runs of list words are word lists or prose, not on
 def bip39_check(text: str, m: Any, s: int, e: int) -> list[Span]:
     """Find 12/15/18/21/24 consecutive BIP-39 words with a valid checksum inside a word run."""
     table = bip39_words()
-    words: list[tuple[int, int, int]] = []  # (start, end, index or -1)
-    i = s
-    while i < e:
-        while i < e and not ("a" <= text[i] <= "z"):
-            i += 1
-        j = i
-        while j < e and "a" <= text[j] <= "z":
-            j += 1
-        if j > i:
-            words.append((i, j, table.get(text[i:j], -1)))
-        i = j
+    words = text[s:e].split()  # the run is lowercase words and whitespace only
+    index = [table.get(w, -1) for w in words]
     spans: list[Span] = []
-    k = 0
+    located = 0  # words[:located] have known offsets in ``offsets``
+    offsets: list[int] = []
+    pos = s
+
+    def offset(k: int) -> int:
+        nonlocal located, pos
+        while located <= k:
+            pos = text.find(words[located], pos)
+            offsets.append(pos)
+            pos += len(words[located])
+            located += 1
+        return offsets[k]
+
     n = len(words)
+    k = 0
     while k < n:
-        if words[k][2] < 0:
+        if index[k] < 0:
             k += 1
             continue
         b = k
-        while b < n and words[b][2] >= 0:
+        while b < n and index[b] >= 0:
             b += 1
-        block = words[k:b]
-        k = b
-        if len(block) < 12 or len(block) > _MAX_BIP39_RUN:
+        start, k = k, b
+        if not 12 <= b - start <= _MAX_BIP39_RUN:
             continue
-        j = 0
-        while len(block) - j >= 12:
+        j = start
+        while b - j >= 12:
             for size in (24, 21, 18, 15, 12):
-                if j + size > len(block):
+                if j + size > b:
                     continue
-                window = block[j:j + size]
-                idx = [w[2] for w in window]
+                idx = index[j:j + size]
                 if len(set(idx)) < size - 3:  # 'test test ... junk', 'abandon ... about'
                     continue
                 if bip39_valid(idx):
-                    spans.append((window[0][0], window[-1][1]))
+                    last = j + size - 1
+                    spans.append((offset(j), offset(last) + len(words[last])))
                     j += size
                     break
             else:
@@ -491,6 +478,7 @@ NON_SECRET_SUFFIXES = frozenset({
 })
 
 
+@lru_cache(maxsize=4096)
 def _name_is_secret(name: str) -> tuple[bool, bool]:
     """(is the name a secret's name, is it a password's name)."""
     words = _split_name(name)
