@@ -18,11 +18,12 @@ import orjson
 
 from relayguard.exchange import Exchange, Finding, ToolCall
 from relayguard.inspectors.base import Inspector
-from relayguard.vault.detect import PLACEHOLDER_RE, SecretDetector
+from relayguard.vault.detect import MAX_SCAN, PLACEHOLDER_RE, SecretDetector
 from relayguard.vault.store import VaultStore
 
 SESSION_HEADER = b"x-relayguard-session"
 MIN_SCAN = 8  # no secret format is shorter
+CLEAN_CACHE_CHARS = 64 * 1024 * 1024
 
 
 def session_of(exchange: Exchange) -> str:
@@ -41,16 +42,31 @@ class Vault(Inspector):
     def __init__(self, store: VaultStore, detector: SecretDetector) -> None:
         self.store = store
         self.detector = detector
+        self._clean: dict[str, None] = {}  # strings the detector found nothing in
+        self._clean_chars = 0
 
     def on_request(self, exchange: Exchange) -> list[Finding]:
         request = exchange.request
+        # Conversation history and tool schemas are resent every turn: strings
+        # already found clean are skipped, and the rest go through the detector's
+        # prefilter in one pass; only a string that may hold a secret is scanned.
+        fresh = [s for s in _strings(request.body) if s not in self._clean]
+        if not fresh:
+            return []
+        joined = "\n".join(fresh)
+        if len(joined) <= MAX_SCAN and not self.detector.may_contain(joined):
+            self._remember(fresh)
+            return []
         session = exchange.session or session_of(exchange)
         exchange.session = session
         findings: list[Finding] = []
 
         def seal(text: str) -> str:
+            if text in self._clean:
+                return text
             matches = self.detector.scan(text)
             if not matches:
+                self._remember([text])
                 return text
             out, last = [], 0
             for m in matches:
@@ -67,6 +83,15 @@ class Vault(Inspector):
             request.body = body
             request.body_changed = True
         return findings
+
+    def _remember(self, clean: list[str]) -> None:
+        size = sum(map(len, clean))
+        if self._clean_chars + size > CLEAN_CACHE_CHARS:  # bounded: start afresh
+            self._clean.clear()
+            self._clean_chars = 0
+        for text in clean:
+            self._clean[text] = None
+        self._clean_chars += size
 
     def on_tool_call(self, exchange: Exchange, call: ToolCall) -> list[Finding]:
         raw = call.new_raw_arguments if call.new_raw_arguments is not None else call.raw_arguments
@@ -94,15 +119,39 @@ class Vault(Inspector):
         return findings
 
 
+def _scannable(text: str) -> bool:
+    return len(text) >= MIN_SCAN and not text.startswith("data:image/")
+
+
+def _skip(key: str, parent: dict[str, Any]) -> bool:
+    return key == "data" and "media_type" in parent  # base64 image or document
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string of a JSON value the vault scans (in no particular order)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _scannable(item):
+                out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(v for k, v in item.items() if not _skip(k, item))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
+
+
 def _walk(value: Any, seal: Any) -> Any:
     """A copy of a JSON value with every string passed through ``seal``;
     unchanged sub-trees are returned as they are (no copy when nothing changed)."""
     if isinstance(value, str):
-        return seal(value) if len(value) >= MIN_SCAN and not value.startswith("data:image/") else value
+        return seal(value) if _scannable(value) else value
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
-            if key == "data" and "media_type" in value:  # base64 image or document
+            if _skip(key, value):
                 continue
             new = _walk(item, seal)
             if new is not item:

@@ -143,6 +143,13 @@ class SecretDetector:
         self.allow_kinds = frozenset(allow_kinds)
         self._c = _compiled()
 
+    def may_contain(self, text: str) -> bool:
+        """The prefilter alone: False means ``scan(text)`` certainly finds nothing.
+        It costs one pass over the text, so callers can test many strings joined."""
+        if len(text) > MAX_SCAN:
+            raise ValueError(f"text too long to scan: {len(text)} > {MAX_SCAN} characters")
+        return len(text) >= 8 and bool(self._c.fired(text.encode("ascii", "replace")))
+
     def scan(self, text: str) -> list[SecretMatch]:
         if not isinstance(text, str):
             raise TypeError("scan() needs a str")
