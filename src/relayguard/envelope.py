@@ -36,7 +36,7 @@ import orjson
 from relayguard.envelope_compare import (  # noqa: F401  (re-exported)
     Difference, _is_simple, _show, _utf8, arguments_digest, compare_response, sha256_hex, text_digest,
 )
-from relayguard.envelope_jcs import NotIJSON, canonical, parse
+from relayguard.envelope_jcs import MAX_DEPTH, NotIJSON, canonical, parse
 from relayguard.envelope_keys import (  # noqa: F401  (re-exported: one import for callers)
     KEYSET_WELL_KNOWN, KeyFileError, KeySet, PublicKey, SigningKey, b64u_decode, b64u_encode,
     generate_keys, key_id, load_keyset, load_signing_key,
@@ -250,7 +250,7 @@ def _digest_field(obj: dict[str, Any], name: str) -> str:
 def decode_payload(body: bytes) -> Envelope:
     """Parse and check signed payload bytes (after the signature verified)."""
     try:
-        obj, _ = parse(body, exact_integers=False)
+        obj, _ = parse(body, exact_integers=False, max_depth=MAX_DEPTH + 3)
     except NotIJSON as exc:
         raise EnvelopeMalformed(f"signed payload is not valid I-JSON: {exc}") from None
     if not isinstance(obj, dict):

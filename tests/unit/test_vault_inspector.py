@@ -1,0 +1,54 @@
+"""The vault inspector without a server: sealing, restoring, and its fast path."""
+
+import orjson
+
+from relayguard.exchange import Exchange, Message, Request, ToolCall
+from relayguard.inspectors.vault import Vault, _json_text_view
+from relayguard.vault.detect import SecretDetector, detector
+from relayguard.vault.store import VaultStore
+
+TOKEN = "ghp_" + "Zq7Lm2Xw9Rt4Vb8NcJ5hKp3sYd6Ge1Fu" + "R7dQ"  # FAKE, built for the test
+
+
+def exchange(body: dict, raw: bool = True) -> Exchange:
+    data = orjson.dumps(body)
+    req = Request("openai-chat", "/v1/chat/completions", body, data if raw else b"", [], "m", False)
+    req._conversation = [Message("user", "hello")]
+    return Exchange("x", req)
+
+
+def test_seals_then_restores(tmp_path):
+    vault = Vault(VaultStore(tmp_path), SecretDetector())
+    ex = exchange({"model": "m", "messages": [{"role": "user", "content": f"token:\n\"{TOKEN}\""}]})
+    findings = vault.on_request(ex)
+    assert ex.request.body_changed and TOKEN not in orjson.dumps(ex.request.body).decode()
+    placeholder = findings[0].message.split(" replaced by ")[1].split()[0]
+    assert TOKEN not in " ".join(f.message for f in findings)
+    call = ToolCall("c1", "bash", orjson.dumps({"command": f"echo {placeholder}"}).decode())
+    vault.on_tool_call(ex, call)
+    assert orjson.loads(call.new_raw_arguments) == {"command": f"echo {TOKEN}"}
+
+
+def test_placeholder_from_another_session_is_not_restored(tmp_path):
+    vault = Vault(VaultStore(tmp_path), SecretDetector())
+    ex = exchange({"model": "m", "messages": [{"role": "user", "content": TOKEN}]})
+    placeholder = vault.on_request(ex)[0].message.split(" replaced by ")[1].split()[0]
+    other = exchange({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    other.request._conversation = [Message("user", "a different session")]
+    call = ToolCall("c1", "bash", orjson.dumps({"command": f"echo {placeholder}"}).decode())
+    findings = vault.on_tool_call(other, call)
+    assert call.new_raw_arguments is None and findings[0].severity == "warn"
+
+
+def test_fast_path_view_keeps_escaped_secrets_visible():
+    # JSON escapes (\n, \", \/) must not hide a secret from the prefilter.
+    for text in (f"a\n{TOKEN}\n", f'"{TOKEN}"', f"https://x.example/{TOKEN}/y", f"\\{TOKEN}\t"):
+        raw = orjson.dumps({"content": text}).replace(b"/", b"\\/")  # as PHP's encoder writes it
+        assert detector().may_contain(_json_text_view(raw)), text
+    assert not detector().may_contain(_json_text_view(orjson.dumps({"content": "just text\nnothing"})))
+
+
+def test_body_without_raw_bytes_is_still_scanned(tmp_path):
+    vault = Vault(VaultStore(tmp_path), SecretDetector())
+    ex = exchange({"model": "m", "messages": [{"role": "user", "content": TOKEN}]}, raw=False)
+    assert vault.on_request(ex) and ex.request.body_changed
