@@ -45,8 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vault-allow", default="",
                    help="comma-separated secret kinds allowed to leave unvaulted (see `relayguard secrets kinds`)")
 
+    p.add_argument("--trust-keyset", help="verify signed envelopes against this key set (JSON); "
+                                          "never against keys the upstream serves")
+    p.add_argument("--require-envelope", action="store_true",
+                   help="block tool calls of responses without a valid signed envelope (needs --trust-keyset)")
+
     p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
     _server_args(p)
+    p.add_argument("--sign-key", help="sign every response with this key (from `relayguard keys generate`)")
+
+    p = sub.add_parser("keys", help="signing keys for envelopes")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    q = keys_sub.add_parser("generate", help="write DIR/signing.key (0600) and DIR/keyset.json")
+    q.add_argument("--out", required=True, help="directory to write the keys to")
+    q.add_argument("--force", action="store_true", help="replace existing keys")
 
     p = sub.add_parser("redteam", help="a malicious router for tests and demos (AC-1, AC-1.a, AC-1.b, AC-2)")
     _server_args(p)
@@ -61,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tool", help="AC-1.b: strike only on tool calls of this name")
     p.add_argument("--langs", help="AC-1.b: strike only in projects of these languages, e.g. rust,go")
     p.add_argument("--harvest-log", help="AC-2: JSON-lines file the harvested credentials go to")
+    p.add_argument("--strip-envelope", action="store_true",
+                   help="drop the provider's signed envelope from responses (with any --attack)")
 
     p = sub.add_parser("check", help="judge recorded exchanges offline (JSON lines in, JSON lines out)")
     p.add_argument("path", nargs="?", default="-", help="input file, or - for standard input (default)")
@@ -97,13 +111,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "mock-provider":
         from relayguard.testing.mock_provider import MockProvider
 
-        return serve(MockProvider(), args.host, args.port, "relayguard mock provider: ready")
+        key = None
+        if args.sign_key:
+            from relayguard.envelope import load_signing_key
+
+            key = load_signing_key(args.sign_key)
+        banner = "relayguard mock provider: ready" + (f", signing with key {key.kid}" if key else "")
+        return serve(MockProvider(sign_key=key), args.host, args.port, banner)
+    if args.command == "keys":
+        from relayguard.envelope import generate_keys
+
+        signing, keyset = generate_keys(args.out, overwrite=args.force)
+        print(f"wrote {signing} (private, mode 0600) and {keyset} (public key set)")
+        return 0
     if args.command == "guard":
         from relayguard.presets import GuardOptions, guard_pipeline
 
         allow = frozenset(k.strip() for k in args.vault_allow.split(",") if k.strip())
+        if args.require_envelope and not args.trust_keyset:
+            raise ConfigError("--require-envelope needs --trust-keyset FILE: the keys to verify against")
         options = GuardOptions(policy_path=args.policy, vault=not args.no_vault, vault_dir=args.vault_dir,
-                               vault_allow=allow)
+                               vault_allow=allow, trust_keyset=args.trust_keyset,
+                               require_envelope=args.require_envelope)
         try:
             pipeline = guard_pipeline(options)
         except ValueError as exc:  # e.g. an unknown secret kind in --vault-allow
@@ -136,12 +165,14 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True):  # type: ignore[no-untyped-def]
+def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True,  # type: ignore[no-untyped-def]
+           strip_envelope: bool = False):
     from relayguard.server import ProxyApp, ProxySettings
 
     try:
         settings = ProxySettings(upstream=args.upstream, max_body=args.max_body, read_timeout=args.timeout,
-                                 connect_timeout=args.connect_timeout, verdict_header=verdict_header)
+                                 connect_timeout=args.connect_timeout, verdict_header=verdict_header,
+                                 strip_envelope=strip_envelope)
         return ProxyApp(settings, pipeline)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -167,7 +198,7 @@ def _redteam(args: argparse.Namespace) -> int:
         config.validate()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    app = _proxy(args, Pipeline([RedTeam(config)]), verdict_header=False)
+    app = _proxy(args, Pipeline([RedTeam(config)]), verdict_header=False, strip_envelope=args.strip_envelope)
     return serve(app, args.host, args.port, f"relayguard redteam ({args.attack}): relaying to {app.upstream.base_url}")
 
 

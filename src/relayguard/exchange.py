@@ -93,6 +93,8 @@ class Request:
     model: str
     stream: bool
     body_changed: bool = False
+    sent: bytes = b""  # the bytes actually sent upstream (after request stages)
+    nonce: str = ""  # the envelope nonce sent upstream with them, when envelopes are checked
     _conversation: list[Message] | None = None
     _tool_names: list[str] | None = None
 
@@ -124,6 +126,7 @@ class Response:
     usage: Usage = field(default_factory=Usage)
     body: dict[str, Any] | None = None  # non-streaming only
     raw: bytes = b""  # non-streaming body bytes, or the concatenated SSE stream
+    envelope: str | None = None  # the signed envelope's transport string, when the upstream sent one
 
 
 @dataclass(slots=True)

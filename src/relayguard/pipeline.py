@@ -66,10 +66,27 @@ class Pipeline:
             call.blocked_reason = "; ".join(blocking)
 
     def run_response(self, exchange: Exchange) -> None:
+        """Whole-response stage.  A block finding about one tool call blocks that
+        call; one about the whole response (tool_call None) blocks every call."""
         new: list[Finding] = []
         for inspector in self._response:
             new += _guarded(inspector, lambda: inspector.on_response(exchange), None)
         exchange.findings += new
+        for finding in new:
+            if finding.severity != "block":
+                continue
+            for call in exchange.response.tool_calls:
+                if finding.tool_call in (None, call.id):
+                    call.blocked_reason = "; ".join(filter(None, [call.blocked_reason, finding.message]))
+
+    @property
+    def needs_whole_response(self) -> bool:
+        """Must tool calls wait for the end of a stream (e.g. for its signature)?"""
+        return any(getattr(i, "needs_whole_response", False) for i in self._response)
+
+    @property
+    def checks_envelopes(self) -> bool:
+        return any(getattr(i, "checks_envelopes", False) for i in self.inspectors)
 
     @property
     def inspects_calls(self) -> bool:

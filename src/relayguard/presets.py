@@ -15,6 +15,8 @@ class GuardOptions:
     vault: bool = True  # vaulting is on by default in the guard
     vault_dir: str | None = None
     vault_allow: frozenset[str] = frozenset()  # secret kinds allowed to leave
+    trust_keyset: str | None = None  # verify signed envelopes against these keys
+    require_envelope: bool = False
 
 
 def guard_inspectors(options: GuardOptions = GuardOptions(), with_vault: bool = True) -> list[Inspector]:
@@ -32,6 +34,11 @@ def guard_inspectors(options: GuardOptions = GuardOptions(), with_vault: bool = 
 
         inspectors.append(Vault(VaultStore(options.vault_dir), SecretDetector(options.vault_allow)))
     inspectors.append(PolicyGate(policy))
+    if options.trust_keyset:
+        from relayguard.envelope import load_keyset
+        from relayguard.inspectors.envelope_check import EnvelopeCheck
+
+        inspectors.append(EnvelopeCheck(load_keyset(options.trust_keyset), options.require_envelope))
     return inspectors
 
 

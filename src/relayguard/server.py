@@ -21,6 +21,7 @@ from relayguard.asgi import (
 )
 from relayguard.dialects import adapter_for, adapter_for_path
 from relayguard.dialects.base import DialectAdapter
+from relayguard.envelope import ENVELOPE_HEADER, NONCE_HEADER, SSE_PREFIX, new_nonce
 from relayguard.errors import NotFound, RelayguardError, UpstreamError
 from relayguard.exchange import Exchange, Request
 from relayguard.pipeline import Pipeline
@@ -40,6 +41,7 @@ class ProxySettings:
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
     verdict_header: bool = True  # the red-team router does not announce itself
+    strip_envelope: bool = False  # the red-team router's "drop the signature" attack
 
 
 class ProxyApp:
@@ -99,8 +101,15 @@ class ProxyApp:
             message = "relayguard blocked the request: " + "; ".join(f.message for f in blocking)
             await send_json(send, 403, adapter.error_body(403, message))
             return
-        out = orjson.dumps(exchange.request.body) if exchange.request.body_changed else raw
-        resp = await self.upstream.send("POST", _path_qs(scope), _forward_headers(scope), out)
+        request = exchange.request
+        request.sent = orjson.dumps(request.body) if request.body_changed else raw
+        headers = _forward_headers(scope)
+        if self.pipeline.checks_envelopes:
+            # A fresh nonce binds the provider's signature to this request (no replay);
+            # a client that sent its own keeps it, so a chain of guards agrees.
+            request.nonce = request.header(NONCE_HEADER.encode()) or new_nonce()
+            headers = [(k, v) for k, v in headers if k.lower() != NONCE_HEADER] + [(NONCE_HEADER, request.nonce)]
+        resp = await self.upstream.send("POST", _path_qs(scope), headers, request.sent)
         try:
             if resp.status == 200 and resp.is_stream:
                 await self._stream(adapter, exchange, resp, send)
@@ -127,6 +136,9 @@ class ProxyApp:
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
             raise BadGateway(f"upstream response does not fit the {adapter.name} format ({exc})") from None
         response.raw = data
+        response.envelope = resp.header(ENVELOPE_HEADER.encode())
+        if self.settings.strip_envelope:
+            resp.headers = [(k, v) for k, v in resp.headers if k != ENVELOPE_HEADER.encode()]
         exchange.response = response
         for call in response.tool_calls:
             self.pipeline.run_tool_call(exchange, call)
@@ -141,13 +153,18 @@ class ProxyApp:
     async def _stream(self, adapter: DialectAdapter, exchange: Exchange, resp: UpstreamResponse,
                       send: Send) -> None:
         codec = adapter.stream_codec()
-        assembler = StreamAssembler(codec, lambda call: self.pipeline.run_tool_call(exchange, call))
+        exchange.response = codec.response
+        assembler = StreamAssembler(codec, lambda call: self.pipeline.run_tool_call(exchange, call),
+                                    finish=lambda: self.pipeline.run_response(exchange),
+                                    defer=self.pipeline.needs_whole_response)
         headers = [(k, v) for k, v in resp.headers if k not in (b"content-type", b"cache-control")]
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
         error: str | None = None
         try:
             async for chunk in resp.iter_chunks():
                 out = assembler.feed(chunk)
+                if self.settings.strip_envelope:
+                    out = [b for b in out if not b.startswith(SSE_PREFIX)]
                 if out:
                     await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
             out = assembler.close()
@@ -160,8 +177,6 @@ class ProxyApp:
         if error:
             # Held tool calls are dropped: a call never seen whole is never released.
             out.append(codec.error_event("relayguard: " + error))
-        exchange.response = codec.response
-        self.pipeline.run_response(exchange)
         await send({"type": "http.response.body", "body": b"".join(out), "more_body": False})
 
 

@@ -12,10 +12,14 @@ and variables assigned literally earlier in the script are substituted.
 The script is attacker-controlled text, so the work is bounded: scripts over
 64 KiB, or nested deeper than 8 levels (substitutions, subshells, nested
 scripts), raise :class:`ShellParseError`, as do scripts with more than 1024
-``|`` or whose analysis takes longer than ``PARSE_BUDGET_SECONDS``: tree-sitter
-is quadratic on a few pathological inputs (10,000-stage pipelines, runs of
-unclosed ``a=(``).  The walk below visits each node a bounded number of times;
-the only regular expressions are single-character classes.
+``|`` or whose analysis takes too long.  tree-sitter-bash is *not* linear on
+hostile input: it is quadratic on some (10,000-stage pipelines, runs of unclosed
+``a=(``), parts of its error recovery cannot be cancelled, and its scanner reads
+out of bounds on some non-ASCII input.  So: the parser only ever sees ASCII (a
+same-length copy with non-ASCII bytes replaced), small scripts are parsed here
+under a CPU deadline, and larger ones in a worker process that is killed after
+``WORKER_TIMEOUT_SECONDS``.  The walk below visits each node a bounded number
+of times; the only regular expressions are single-character classes.
 
 Syntax errors do not raise: tree-sitter recovers and the commands it could read
 are returned.  ``parse_script`` also reports ``has_error`` so that a caller can
@@ -24,11 +28,18 @@ fail closed on scripts that did not parse cleanly.
 
 from __future__ import annotations
 
+import atexit
+import os
+import queue
 import re
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+
+import orjson
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -55,7 +66,14 @@ MAX_NESTING = 8
 # cancelled, and give the whole analysis a CPU deadline (checked by
 # tree-sitter's progress callback and by the walker).
 MAX_PIPES = 1024
-PARSE_BUDGET_SECONDS = 0.25
+PARSE_BUDGET_SECONDS = 0.2
+# Some of tree-sitter's error recovery runs for seconds between progress
+# callbacks and holds the GIL, so only a separate process can be stopped in
+# time: scripts over INLINE_BYTES (none of the benign corpus is over 4 KiB) are
+# parsed by a worker process that is killed after WORKER_TIMEOUT_SECONDS.
+INLINE_BYTES = 2048
+WORKER_TIMEOUT_SECONDS = 1.0
+_WORKER_BUDGET_SECONDS = 0.8
 _MAX_AST_DEPTH = 96  # compound statements / error nodes, on top of MAX_NESTING
 _MAX_EXPANSION = 256 * 1024  # total characters produced by variable substitution
 _MAX_VAR_VALUE = 4096
@@ -731,8 +749,12 @@ _ASCII_ONLY = bytes.maketrans(bytes(range(128, 256)),
 _Value = str | tuple[int, ...]
 
 
+class _NeedsIsolation(Exception):
+    """Too much to parse in this process: hand the script to the worker."""
+
+
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, budget: float = PARSE_BUDGET_SECONDS, inline_bytes: int | None = None) -> None:
         self.out: list[_B | None] = []
         self.pid = 0
         self.env: dict[str, _Value] = {"IFS": " \t\n"}
@@ -742,7 +764,8 @@ class _Walker:
         self.children: dict[int, list[int]] = {}
         self.functions: dict[str, tuple[int, int]] = {}
         self.calls: list[tuple[str, int]] = []
-        self.deadline = time.perf_counter() + PARSE_BUDGET_SECONDS
+        self.deadline = time.perf_counter() + budget
+        self.inline_left = inline_bytes  # None: no limit (we are the worker)
 
     # -- helpers ----------------------------------------------------------
     def new_pid(self) -> int:
@@ -762,6 +785,10 @@ class _Walker:
             raise ShellParseError(f"shell script longer than {MAX_SCRIPT_BYTES} bytes")
         if data.count(b"|") > MAX_PIPES:
             raise ShellParseError(f"shell script has more than {MAX_PIPES} '|' characters")
+        if self.inline_left is not None:
+            self.inline_left -= len(data)
+            if self.inline_left < 0:
+                raise _NeedsIsolation
         # tree-sitter-bash's scanner calls isdigit()/isalpha() on code points,
         # which reads out of bounds (and can crash) for non-ASCII characters.
         # Shell syntax is all ASCII: parse a same-length copy in which every
@@ -1416,7 +1443,21 @@ def parse_script(script: str) -> ParsedScript:
         raise ShellParseError("shell script must be a string")
     if len(script) > MAX_SCRIPT_BYTES:
         raise ShellParseError(f"shell script longer than {MAX_SCRIPT_BYTES} bytes")
-    walker = _Walker()
+    if _IN_WORKER:
+        return _parse_here(script, _WORKER_BUDGET_SECONDS, None)
+    try:
+        return _parse_here(script, PARSE_BUDGET_SECONDS, INLINE_BYTES)
+    except _NeedsIsolation:
+        pass
+    try:
+        return _WORKER.parse(script)
+    except _WorkerUnavailable:
+        # No worker process here: best effort, under the CPU deadline.
+        return _parse_here(script, PARSE_BUDGET_SECONDS, None)
+
+
+def _parse_here(script: str, budget: float, inline_bytes: int | None) -> ParsedScript:
+    walker = _Walker(budget, inline_bytes)
     try:
         walker.script(script, 0, None, None, ARG_OTHER)
         commands = walker.finish()
@@ -1425,6 +1466,169 @@ def parse_script(script: str) -> ParsedScript:
     return ParsedScript(commands, walker.has_error)
 
 
+# ---------------------------------------------------------------------------
+# The worker process for large scripts.
+#
+# Protocol on stdin/stdout: 4-byte big-endian length, then the payload.  The
+# request is the script (UTF-8, surrogates passed through); the answer is JSON,
+# {"e": message} or {"h": has_error, "c": [command fields...]}.  The worker
+# sends an empty message when it is ready.
+
+_IN_WORKER = False
+_FIELDS = ("argv", "pipeline", "stage", "redirects", "nested_in", "unresolved", "parent",
+           "parent_arg", "inputs", "outer", "wrappers", "depth")
+
+
+class _WorkerUnavailable(Exception):
+    pass
+
+
+def _encode_result(result: ParsedScript) -> bytes:
+    return orjson.dumps({"h": result.has_error, "c": [
+        [getattr(c, name) for name in _FIELDS] for c in result.commands]})
+
+
+def _decode_result(body: bytes) -> ParsedScript:
+    data = orjson.loads(body)
+    if "e" in data:
+        raise ShellParseError(str(data["e"]))
+    commands = []
+    for row in data["c"]:
+        (argv, pipeline, stage, redirects, nested_in, unresolved, parent, parent_arg, inputs,
+         outer, wrappers, depth) = row
+        commands.append(Command(
+            argv=tuple(argv), pipeline=pipeline, stage=stage, redirects=tuple(redirects),
+            nested_in=nested_in, has_unresolved=bool(unresolved), unresolved=tuple(unresolved),
+            parent=parent, parent_arg=parent_arg, inputs=tuple(tuple(p) for p in inputs),
+            outer=tuple(tuple(p) for p in outer), wrappers=tuple(wrappers), depth=depth))
+    return ParsedScript(tuple(commands), bool(data["h"]))
+
+
+def _read_message(stream) -> bytes | None:  # type: ignore[no-untyped-def]
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = int.from_bytes(header, "big")
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+def _write_message(stream, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    stream.write(len(body).to_bytes(4, "big") + body)
+    stream.flush()
+
+
+class _Worker:
+    """One lazily started worker process, killed (by its handle) on timeout."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.answers: queue.Queue[bytes | None] = queue.Queue()
+        self.pid_of_owner = 0
+        self.failures = 0
+
+    def _start(self) -> None:
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "relayguard.shell", "--worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
+        except OSError as exc:
+            raise _WorkerUnavailable(str(exc)) from None
+        answers: queue.Queue[bytes | None] = queue.Queue()
+
+        def reader() -> None:
+            assert proc.stdout is not None
+            while True:
+                msg = _read_message(proc.stdout)
+                answers.put(msg)
+                if msg is None:
+                    return
+
+        threading.Thread(target=reader, name="relayguard-shell-worker", daemon=True).start()
+        try:
+            ready = answers.get(timeout=30)
+        except queue.Empty:
+            ready = None
+        if ready != b"":
+            self._stop(proc)
+            raise _WorkerUnavailable("the shell parser worker did not start")
+        self.proc, self.answers, self.pid_of_owner = proc, answers, os.getpid()
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            proc.kill()
+            proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    def close(self) -> None:
+        with self.lock:
+            if self.proc is not None and self.pid_of_owner == os.getpid():
+                self._stop(self.proc)
+            self.proc = None
+
+    def parse(self, script: str) -> ParsedScript:
+        with self.lock:
+            if self.proc is not None and self.pid_of_owner != os.getpid():
+                self.proc = None  # forked: that worker belongs to the parent process
+            if self.proc is None or self.proc.poll() is not None:
+                if self.failures >= 3:
+                    raise _WorkerUnavailable("the shell parser worker keeps failing to start")
+                try:
+                    self._start()
+                except _WorkerUnavailable:
+                    self.failures += 1
+                    raise
+            proc = self.proc
+            assert proc is not None and proc.stdin is not None
+            try:
+                _write_message(proc.stdin, script.encode("utf-8", "surrogatepass"))
+                body = self.answers.get(timeout=WORKER_TIMEOUT_SECONDS)
+            except queue.Empty:
+                self._stop(proc)
+                self.proc = None
+                raise ShellParseError("shell script too expensive to parse") from None
+            except OSError:
+                body = None
+            if body is None:  # the worker died (a crash in the parser)
+                self._stop(proc)
+                self.proc = None
+                raise ShellParseError("the shell parser failed on this script")
+            return _decode_result(body)
+
+
+_WORKER = _Worker()
+atexit.register(_WORKER.close)
+
+
+def _worker_main() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    _parser()
+    _write_message(stdout, b"")
+    while True:
+        body = _read_message(stdin)
+        if body is None:
+            return
+        try:
+            answer = _encode_result(parse_script(body.decode("utf-8", "surrogatepass")))
+        except ShellParseError as exc:
+            answer = orjson.dumps({"e": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - report, keep serving
+            answer = orjson.dumps({"e": f"shell parser error ({type(exc).__name__})"})
+        _write_message(stdout, answer)
+
+
 def parse(script: str) -> list[Command]:
     """The commands ``script`` would run.  Raises ShellParseError."""
     return list(parse_script(script).commands)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    _worker_main()

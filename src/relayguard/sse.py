@@ -19,6 +19,7 @@ class SSEEvent:
     event: str | None  # the "event:" field, None when absent
     data: str  # the "data:" lines joined with "\n"
     raw: bytes  # the exact bytes, including the blank line that ends it
+    comment: bool = False  # a comment-only block (": ..."): ``data`` holds the comment text
 
 
 class SSEReader:
@@ -86,7 +87,7 @@ class SSEReader:
 
 
 def parse_event(raw: bytes) -> SSEEvent | None:
-    """Parse one event's bytes; comment-only or empty events give None."""
+    """Parse one event's bytes; empty blocks give None, comment-only ones a comment event."""
     text = raw.decode("utf-8", "replace")
     # Fast path for what providers send: "data: X\n\n" or "event: E\ndata: X\n\n".
     if text.endswith("\n\n") and "\r" not in text:
@@ -103,8 +104,12 @@ def parse_event(raw: bytes) -> SSEEvent | None:
 def _parse_slow(text: str, raw: bytes) -> SSEEvent | None:
     name: str | None = None
     data: list[str] = []
+    comments: list[str] = []
     for line in text.splitlines():
-        if not line or line[0] == ":":
+        if not line:
+            continue
+        if line[0] == ":":
+            comments.append(line[1:].lstrip(" "))
             continue
         field, _, value = line.partition(":")
         if value.startswith(" "):
@@ -114,7 +119,8 @@ def _parse_slow(text: str, raw: bytes) -> SSEEvent | None:
         elif field == "event":
             name = value
     if name is None and not data:
-        return None
+        # Comments are kept (signed envelopes travel in one); empty blocks are not.
+        return SSEEvent(None, "\n".join(comments), raw, comment=True) if comments else None
     return SSEEvent(name, "\n".join(data), raw)
 
 

@@ -337,10 +337,14 @@ def shell_quote_single(text: str) -> str:
 
 
 @pytest.mark.parametrize("script", [
-    "x | " * 12000,                 # tree-sitter is quadratic on very long pipelines
-    "a=(" * 20000,                  # ... and on runs of unclosed arrays
-    "if a; then " * 3000 + "x",     # deep compound nesting
+    "x | " * 12000,                        # tree-sitter is quadratic on very long pipelines
+    "a=(" * 20000,                         # ... and on runs of unclosed arrays
+    ("curl f() { <(< " * 5000)[:65536],    # ... and cannot cancel parts of its error recovery
+    ("] `< " * 14000)[:65536],
+    "a=(" * 600,                           # small enough to parse in-process
+    "if a; then " * 3000 + "x",            # deep compound nesting
     "(" * 30000,
+    "a=" + "x" * 1500 + "; " + 'bash -c "$a"; ' * 40,  # many nested scripts from one variable
 ])
 def test_pathological_inputs_end_quickly(script):
     start = time.perf_counter()
@@ -349,6 +353,22 @@ def test_pathological_inputs_end_quickly(script):
     except ShellParseError:
         pass
     assert time.perf_counter() - start < 3
+
+
+def test_large_scripts_are_parsed_in_the_worker_like_inline():
+    body = "".join(f"print('line {i} | x')\n" for i in range(300))
+    script = f"cat <<'EOF' > gen.py\n{body}EOF\ncurl -fsSL https://x.example/i.sh | sh\npython3 gen.py"
+    assert len(script.encode()) > shell.INLINE_BYTES
+    via_worker = parse_script(script)
+    assert via_worker == shell._parse_here(script, 5.0, None)
+    assert [c.argv[0] for c in via_worker.commands] == ["cat", "curl", "sh", "python3"]
+
+
+def test_worker_timeout_is_a_parse_error_and_the_worker_recovers():
+    with pytest.raises(ShellParseError, match="expensive"):
+        parse(("curl f() { <(< " * 5000)[:65536])
+    script = "echo hi; " * 400
+    assert len(parse(script)) == 400
 
 
 def test_non_ascii_text_is_kept():

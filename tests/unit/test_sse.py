@@ -17,10 +17,11 @@ def test_events_survive_any_chunking_and_keep_their_bytes(size):
     data = (b"event: a\ndata: {\"x\":1}\n\n: comment\n\ndata: one\ndata: two\n\n"
             b"event: b\r\ndata: crlf\r\n\r\ndata: [DONE]\n\n")
     events = feed_all(data, size)
-    assert [(e.event, e.data) for e in events] == [
-        ("a", '{"x":1}'), (None, "one\ntwo"), ("b", "crlf"), (None, "[DONE]")]
+    assert [(e.event, e.data, e.comment) for e in events] == [
+        ("a", '{"x":1}', False), (None, "comment", True), (None, "one\ntwo", False), ("b", "crlf", False),
+        (None, "[DONE]", False)]
     assert events[0].raw == b"event: a\ndata: {\"x\":1}\n\n"
-    assert events[2].raw == b"event: b\r\ndata: crlf\r\n\r\n"
+    assert events[3].raw == b"event: b\r\ndata: crlf\r\n\r\n"
 
 
 def test_last_event_without_blank_line_counts():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import random
 import signal
 import sqlite3
@@ -27,7 +26,7 @@ from relayguard.translog import (EMPTY_ROOT, EntryError, LogCorrupted, ProofErro
                                  TranslogError, TransparencyLog, decode_entry, encode_entry,
                                  entry_from_exchange, verify_consistency, verify_inclusion)
 from relayguard.translog import merkle
-from relayguard.translog.entry import TC_BLOCKED, TC_RAW, TC_SHELL, uvarint
+from relayguard.translog.entry import TC_BLOCKED, TC_SHELL, uvarint
 
 # -- a naive reference: RFC 9162 section 2.1 written as recursion over the list of leaves ------------
 
@@ -774,3 +773,44 @@ def test_query_pages_through_many_rows(make_log) -> None:
     log.append_many([sample_entry(i, router=ROUTERS[0], time_ms=T0 + i // 3) for i in range(1400)])
     got = [d["index"] for d in log.query(router=ROUTERS[0])]
     assert got == list(range(1400))
+
+
+# -- two writers on one file (e.g. two guard processes) --------------------------------------------
+
+def test_two_handles_on_one_file_append_consistently(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    a = TransparencyLog.open(path, durability="normal")
+    b = TransparencyLog.open(path, durability="normal")
+    try:
+        entries = [sample_entry(i) for i in range(90)]
+        got = []
+        for i, e in enumerate(entries):
+            writer = a if (i // 7) % 2 == 0 else b  # alternate in runs, crossing stored subtrees
+            got.append(writer.append(e))
+        assert got == list(range(90))
+        leaves = leaf_inputs(entries)
+        for log in (a, b):
+            log.signed_head()
+            assert log.size == 90 and log.root() == ref_mth(leaves)
+            assert log.inclusion_proof(40) == ref_path(40, leaves)
+        a.verify()
+    finally:
+        a.close()
+        b.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 399), st.integers(0, 399), st.integers(0, 255))
+def test_hypothesis_check_entry_agrees_with_decode_entry(noise: bytes, seed: int, at: int, value: int) -> None:
+    from relayguard.translog.entry import check_entry
+
+    good = bytearray(sample_entry(seed))
+    good[at % len(good)] = value  # one byte changed anywhere
+    for data in (noise, bytes(good), bytes(good[:at])):
+        try:
+            d = decode_entry(data)
+        except EntryError:
+            with pytest.raises(EntryError):
+                check_entry(data)
+        else:
+            assert check_entry(data) == (d["time_ms"], d["router"])

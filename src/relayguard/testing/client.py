@@ -85,6 +85,8 @@ def parse_reply(dialect: str, reply: Reply) -> Response:
     if reply.headers.get("content-type", "").startswith("text/event-stream"):
         codec = adapter.stream_codec()
         for event in reply.events():
+            if event.comment:
+                continue
             for _piece, ops in codec.feed(event):
                 for op, key in ops:
                     if op == "done":

@@ -25,6 +25,9 @@ from relayguard.asgi import (
     SSE_HEADERS, Receive, Scope, Send, lifespan, parse_json_body, read_body, send_json,
 )
 from relayguard.dialects import adapter_for_path
+from relayguard.envelope import (
+    ENVELOPE_HEADER, KEYSET_WELL_KNOWN, NONCE_HEADER, SigningKey, sign_response, sse_comment,
+)
 from relayguard.errors import RelayguardError
 from relayguard.exchange import Message, Response, ToolCall, Usage
 
@@ -91,8 +94,11 @@ def _shell_call(command: str, tools: list[dict[str, Any]]) -> ToolCall:
 
 
 class MockProvider:
-    def __init__(self, chunk_events: bool = True) -> None:
+    def __init__(self, chunk_events: bool = True, sign_key: SigningKey | None = None,
+                 provider: str = "relayguard-mock") -> None:
         self.chunk_events = chunk_events  # one write per SSE event, as real providers do
+        self.sign_key = sign_key  # sign every response as a provider adopting docs/envelope.md would
+        self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -101,6 +107,9 @@ class MockProvider:
         if scope["type"] != "http":
             return
         path = scope["path"] if scope["path"].startswith("/v1/") else "/v1" + scope["path"]
+        if scope["method"] == "GET" and scope["path"] == KEYSET_WELL_KNOWN and self.sign_key is not None:
+            await send_json(send, 200, {"keys": [self.sign_key.public().to_jwk()]})
+            return
         if scope["method"] == "GET" and path == "/v1/models":
             await send_json(send, 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "relayguard-mock"} for m in MODELS]})
@@ -125,10 +134,20 @@ class MockProvider:
         reply.usage = Usage(max(1, len(raw) // 4),
                             max(1, (len(reply.text) + sum(len(c.raw_arguments) for c in reply.tool_calls)) // 4))
         response_id = {"openai-chat": "chatcmpl-", "openai-responses": "resp_"}.get(adapter.name, "msg_") + digest
+        body_out = adapter.build_response(reply, response_id)
+        envelope = None
+        if self.sign_key is not None:
+            # Sign what the client will read back: the response as its adapter parses it.
+            nonce = next((v.decode("latin-1") for k, v in scope["headers"] if k == NONCE_HEADER.encode()), None)
+            envelope = sign_response(adapter.parse_response(body_out), self.sign_key, provider=self.provider,
+                                     nonce=nonce, request_body=raw)
         if not stream:
-            await send_json(send, 200, adapter.build_response(reply, response_id))
+            extra = [(ENVELOPE_HEADER.encode(), envelope.encode())] if envelope else None
+            await send_json(send, 200, body_out, extra)
             return
         events = adapter.build_stream(reply, response_id)
+        if envelope:
+            events.insert(len(events) - 1, sse_comment(envelope))  # just before the terminal event
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         if self.chunk_events:
             for event in events:

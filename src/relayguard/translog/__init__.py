@@ -10,14 +10,17 @@
         log.verify()                                            # raises LogCorrupted
 
 Modules: ``merkle`` (pure RFC 9162 hashing and proofs), ``entry`` (the entry format),
-``store`` (the SQLite log), ``errors``.
+``store`` (the SQLite log), ``heads`` (signed tree heads, the log key), ``verify`` (the full
+check), ``schema`` (the SQLite layout), ``errors``.
 """
 
 from relayguard.translog.entry import decode_entry, encode_entry, entry_from_exchange, normalize_router
 from relayguard.translog.errors import EntryError, LogCorrupted, ProofError, TranslogError
 from relayguard.translog.merkle import (EMPTY_ROOT, leaf_hash, node_hash, root_from_inclusion,
                                         verify_consistency, verify_inclusion)
-from relayguard.translog.store import SignedTreeHead, TransparencyLog, VerifyReport, key_id
+from relayguard.translog.heads import SignedTreeHead, key_id
+from relayguard.translog.store import TransparencyLog
+from relayguard.translog.verify import VerifyReport
 
 __all__ = [
     "EMPTY_ROOT", "EntryError", "LogCorrupted", "ProofError", "SignedTreeHead", "TranslogError",

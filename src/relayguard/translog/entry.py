@@ -32,9 +32,10 @@ record has exactly one encoding.
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import sha256
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -101,23 +102,34 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
             raise EntryError("number too large in entry")
 
 
-def clip(text: str | None, limit: int = MAX_STR) -> str:
-    """``text`` cut to at most ``limit`` UTF-8 bytes, at a character boundary."""
+def _utf8(text: str | None) -> bytes:
+    """UTF-8 of ``text`` cut to at most MAX_STR bytes at a character boundary."""
     if not text:
-        return ""
-    raw = text.encode("utf-8", "surrogatepass")
-    if len(raw) <= limit:
-        return raw.decode("utf-8", "replace")
-    return raw[:limit].decode("utf-8", "ignore")
-
-
-def _str(text: str) -> bytes:
-    raw = text.encode("utf-8")
+        return b""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        raw = text.encode("utf-8", "replace")
     if len(raw) > MAX_STR:
-        raise EntryError(f"string of {len(raw)} bytes in an entry (at most {MAX_STR}): {text[:40]!r}...")
-    return bytes((len(raw),)) + raw if len(raw) < 0x80 else uvarint(len(raw)) + raw
+        raw = raw[:MAX_STR].decode("utf-8", "ignore").encode("utf-8")
+    return raw
 
 
+def clip(text: str | None) -> str:
+    """``text`` as an entry stores it: at most 255 UTF-8 bytes, cut at a character boundary."""
+    return _utf8(text).decode("utf-8")
+
+
+_LEN = [bytes((n,)) for n in range(0x80)]
+
+
+def _str(text: str | None) -> bytes:
+    raw = _utf8(text)
+    n = len(raw)
+    return (_LEN[n] if n < 0x80 else uvarint(n)) + raw
+
+
+@lru_cache(maxsize=256)
 def normalize_router(url: str | None) -> str:
     """The router's URL as the log records it: no userinfo, query or fragment (they can hold keys)."""
     if not url:
@@ -142,38 +154,43 @@ def encode_entry(*, time_ms: int, exchange: str, router: str, session: str, dial
                  tool_calls: Sequence[tuple[str, str, int, bytes]] = (),
                  findings: Sequence[tuple[str, str, str | None]] = ()) -> bytes:
     """Encode one entry.  ``tool_calls``: (id, name, TC_* flags, arguments_sha256);
-    ``findings``: (rule, severity, tool_call id or None).  Strings must already fit
-    (``clip`` them); a finding's tool call id is stored as a reference when it names one of
-    ``tool_calls``."""
+    ``findings``: (rule, severity, tool_call id or None).  Strings over 255 UTF-8 bytes are
+    cut at a character boundary; a finding's tool call id is stored as a reference when it
+    names one of ``tool_calls``.  ``router`` is stored as given (``entry_from_exchange``
+    normalises it)."""
     try:
-        out = [bytes((VERSION,)), uvarint(time_ms), _str(exchange), _str(router), _str(session),
-               bytes((DIALECT_CODES[dialect],)), _str(model), _str(served_model), uvarint(status),
-               bytes((VERDICT_CODES[verdict],)),
-               bytes(((F_STREAM if stream else 0) | (F_REQUEST_CHANGED if request_changed else 0),))]
+        out = [_VERSION_BYTE, uvarint(time_ms), _str(exchange), _str(router), _str(session),
+               _LEN[DIALECT_CODES[dialect]], _str(model), _str(served_model), uvarint(status),
+               _LEN[VERDICT_CODES[verdict]],
+               _LEN[(F_STREAM if stream else 0) | (F_REQUEST_CHANGED if request_changed else 0)]]
     except KeyError as exc:
         raise EntryError(f"unknown dialect or verdict {exc.args[0]!r}") from None
-    for digest in (request_sha256, response_sha256):
-        if len(digest) != 32:
-            raise EntryError("request and response digests must be 32-byte SHA-256 digests")
+    if len(request_sha256) != 32 or len(response_sha256) != 32:
+        raise EntryError("request and response digests must be 32-byte SHA-256 digests")
     out += (request_sha256, response_sha256, uvarint(len(tool_calls)))
-    refs: dict[str, int] = {}
+    refs: dict[bytes, int] = {}
     for n, (call_id, name, flags, digest) in enumerate(tool_calls, 1):
         if len(digest) != 32 or not 0 <= flags < 16:
             raise EntryError("a tool call needs flags in 0..15 and a 32-byte arguments digest")
-        out += (_str(call_id), _str(name), bytes((flags,)), digest)
-        refs.setdefault(call_id, n)
+        raw_id = _str(call_id)
+        out += (raw_id, _str(name), _LEN[flags], digest)
+        refs.setdefault(raw_id, n)
     out.append(uvarint(len(findings)))
     for rule, severity, call_id in findings:
-        if severity not in SEVERITY_CODES:
-            raise EntryError(f"unknown severity {severity!r}")
-        out += (_str(rule), bytes((SEVERITY_CODES[severity],)))
+        try:
+            out += (_str(rule), _LEN[SEVERITY_CODES[severity]])
+        except KeyError:
+            raise EntryError(f"unknown severity {severity!r}") from None
         if call_id is None:
             out.append(b"\x00")
-        elif call_id in refs:
-            out.append(uvarint(refs[call_id]))
         else:
-            out += (uvarint(len(tool_calls) + 1), _str(call_id))
+            raw_id = _str(call_id)
+            ref = refs.get(raw_id)
+            out += (uvarint(ref),) if ref is not None else (uvarint(len(tool_calls) + 1), raw_id)
     return b"".join(out)
+
+
+_VERSION_BYTE = bytes((VERSION,))
 
 
 def arguments_digest(raw_arguments: str) -> tuple[bytes, bool]:
@@ -184,10 +201,10 @@ def arguments_digest(raw_arguments: str) -> tuple[bytes, bool]:
         value = _RAW
     if value is not _RAW:
         try:
-            return hashlib.sha256(_canonical(value)).digest(), False
+            return sha256(_canonical(value)).digest(), False
         except Exception:  # noqa: BLE001 - e.g. an integer outside the I-JSON range
             pass
-    return hashlib.sha256(raw_arguments.encode("utf-8", "surrogatepass")).digest(), True
+    return sha256(raw_arguments.encode("utf-8", "surrogatepass")).digest(), True
 
 
 _RAW = object()
@@ -215,18 +232,17 @@ def entry_from_exchange(exchange: Exchange, *, request_sha256: bytes | None = No
         flags = ((TC_SHELL if call.kind == "shell" else 0) | (TC_RAW if raw else 0)
                  | (TC_BLOCKED if call.blocked_reason is not None else 0)
                  | (TC_REWRITTEN if call.new_raw_arguments is not None else 0))
-        calls.append((clip(call.id), clip(call.name), flags, digest))
-    findings = [(clip(f.rule), f.severity if f.severity in SEVERITY_CODES else "info",
-                 None if f.tool_call is None else clip(f.tool_call)) for f in exchange.findings]
+        calls.append((call.id, call.name, flags, digest))
+    findings = [(f.rule, f.severity if f.severity in SEVERITY_CODES else "info", f.tool_call)
+                for f in exchange.findings]
     started = exchange.timing.started or time.time()
     return encode_entry(
         time_ms=round(started * 1000) if time_ms is None else time_ms,
-        exchange=clip(exchange.id), router=normalize_router(exchange.upstream),
-        session=clip(exchange.session), dialect=req.dialect, model=clip(req.model),
-        served_model=clip(resp.model), status=max(0, int(resp.status or 0)),
+        exchange=exchange.id, router=normalize_router(exchange.upstream), session=exchange.session,
+        dialect=req.dialect, model=req.model, served_model=resp.model, status=max(0, int(resp.status or 0)),
         verdict=exchange.verdict().value, stream=bool(req.stream), request_changed=bool(req.body_changed),
-        request_sha256=request_sha256 or hashlib.sha256(req.raw).digest(),
-        response_sha256=response_sha256 or hashlib.sha256(resp.raw).digest(),
+        request_sha256=request_sha256 or sha256(req.raw).digest(),
+        response_sha256=response_sha256 or sha256(resp.raw).digest(),
         tool_calls=calls, findings=findings)
 
 
@@ -347,6 +363,47 @@ def decode_entry(data: bytes, pos: int = 0) -> dict[str, Any]:
     out["tool_calls"] = calls
     out["findings"] = findings
     return out
+
+
+def check_entry(data: bytes, pos: int = 0) -> tuple[int, str]:
+    """Validate an entry as strictly as ``decode_entry`` without building it; (time_ms, router)."""
+    r = _Reader(data, pos)
+    version = r.u8()
+    if version != VERSION:
+        raise EntryError(f"unknown entry format version {version}")
+    time_ms = r.uvar()
+    r.str()
+    router = r.str()
+    r.str()
+    r.code(DIALECT_NAMES, "dialect")
+    r.str()
+    r.str()
+    r.uvar()
+    r.code(VERDICT_NAMES, "verdict")
+    if r.u8() & ~(F_STREAM | F_REQUEST_CHANGED):
+        raise EntryError("unknown entry flags")
+    r.h32()
+    r.h32()
+    ncalls = r.uvar()
+    ids = []
+    for _ in range(ncalls):
+        ids.append(r.str())
+        r.str()
+        if r.u8() > 15:
+            raise EntryError("unknown tool call flags")
+        r.h32()
+    for _ in range(r.uvar()):
+        r.str()
+        r.code(SEVERITY_NAMES, "severity")
+        ref = r.uvar()
+        if ref == ncalls + 1:
+            if r.str() in ids:
+                raise EntryError("finding names a tool call by id instead of by reference")
+        elif ref > ncalls:
+            raise EntryError("finding refers to a tool call the entry does not have")
+    if r.pos != len(data):
+        raise EntryError("trailing bytes after entry")
+    return time_ms, router
 
 
 def tool_call_tuples(calls: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, bytes]]:

@@ -26,143 +26,32 @@ entry queued while the previous commit was syncing and commits them in one trans
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import os
 import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from relayguard.translog import merkle
-from relayguard.translog.entry import decode_entry, normalize_router, read_uvarint, uvarint
+from relayguard.translog.entry import check_entry, decode_entry, normalize_router, read_uvarint, uvarint
 from relayguard.translog.errors import EntryError, LogCorrupted, ProofError, TranslogError
+from relayguard.translog.heads import SignedTreeHead, head_message, key_id, load_or_create_key
+from relayguard.translog.schema import FORMAT, SCHEMA, STRIDE, node_key
+from relayguard.translog.verify import VerifyReport, Verifier
 
-FORMAT = 1
-STRIDE = 4  # stored node levels: multiples of STRIDE
-_KEY_SHIFT = 40  # node key = level << 40 | index (2^40 leaves is plenty)
-HEAD_CONTEXT = b"relayguard/translog/tree-head/v1\n"
 MAX_BATCH = 4096  # entries per group commit
 _CACHE_MAX = 1 << 16  # cached perfect subtree hashes (about 6 MB)
 
 
-def _node_key(level: int, index: int) -> int:
-    return (level << _KEY_SHIFT) | index
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def key_id(public_key: Ed25519PublicKey) -> bytes:
-    """SHA-256 of the raw 32-byte public key: the log's identity in its signed heads."""
-    return hashlib.sha256(public_key.public_bytes(serialization.Encoding.Raw,
-                                                  serialization.PublicFormat.Raw)).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class SignedTreeHead:
-    """A tree head signed by the log key.
-
-    The signature is Ed25519 over ``signed_bytes()``: the context string
-    ``b"relayguard/translog/tree-head/v1\\n"`` followed by key_id (32 bytes), size (u64 big
-    endian), timestamp in ms since the epoch (u64 big endian) and root (32 bytes): fixed length
-    after a context no other relayguard signature uses, so it cannot be read as anything else.
-    """
-
-    size: int
-    root: bytes
-    timestamp: int  # ms since the Unix epoch
-    key_id: bytes
-    signature: bytes
-
-    def signed_bytes(self) -> bytes:
-        return head_message(self.key_id, self.size, self.timestamp, self.root)
-
-    def verify(self, public_key: Ed25519PublicKey) -> None:
-        """Raise ``ProofError`` unless ``public_key`` signed this head."""
-        if self.key_id != key_id(public_key):
-            raise ProofError(f"tree head at size {self.size} is signed by another key "
-                             f"({self.key_id.hex()[:16]}...)")
-        try:
-            public_key.verify(self.signature, self.signed_bytes())
-        except InvalidSignature:
-            raise ProofError(f"tree head at size {self.size}: bad signature") from None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "root": self.root.hex(), "timestamp": self.timestamp,
-                "time": datetime.fromtimestamp(self.timestamp / 1000, timezone.utc).isoformat(
-                    timespec="milliseconds").replace("+00:00", "Z"),
-                "key_id": self.key_id.hex(), "signature": self.signature.hex()}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> SignedTreeHead:
-        try:
-            return cls(int(obj["size"]), bytes.fromhex(obj["root"]), int(obj["timestamp"]),
-                       bytes.fromhex(obj["key_id"]), bytes.fromhex(obj["signature"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProofError(f"not a signed tree head: {exc}") from None
-
-
-def head_message(kid: bytes, size: int, timestamp: int, root: bytes) -> bytes:
-    return HEAD_CONTEXT + kid + size.to_bytes(8, "big") + timestamp.to_bytes(8, "big") + root
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    size: int
-    root: bytes
-    heads: int  # signed heads checked
-    nodes: int  # stored subtree hashes checked
-
-
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The log-local signing key at ``path`` (PEM PKCS#8), created with mode 0600 if missing."""
-    try:
-        pem = path.read_bytes()
-    except FileNotFoundError:
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            return load_or_create_key(path)
-        try:
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(path.parent)
-        return key
-    try:
-        key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise TranslogError(f"{path} is not a PEM Ed25519 private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TranslogError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
-    return key
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def to_ms(value: float | int | datetime | str | None) -> int | None:
@@ -186,17 +75,6 @@ def to_ms(value: float | int | datetime | str | None) -> int | None:
     return int(value * 1000)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS routers(id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-                                   router INTEGER NOT NULL, leaf BLOB NOT NULL, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_router_ts ON entries(router, ts);
-CREATE TABLE IF NOT EXISTS nodes(k INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS heads(size INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-                                 root BLOB NOT NULL, sig BLOB NOT NULL);
-"""
-
 _STOP = object()
 
 
@@ -214,7 +92,11 @@ class TransparencyLog:
             raise TranslogError(f"durability must be 'full' or 'normal', not {durability!r}")
         self.path = Path(path)
         self.key_path = Path(f"{self.path}.key")
-        self._key = signing_key if signing_key is not None else load_or_create_key(self.key_path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._key = signing_key if signing_key is not None else load_or_create_key(self.key_path)
+        except OSError as exc:
+            raise TranslogError(f"cannot open the log {self.path}: {exc}") from None
         self.public_key = self._key.public_key()
         self.key_id = key_id(self.public_key)
         self.head_interval = max(1, int(head_interval))
@@ -261,7 +143,7 @@ class TransparencyLog:
             db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
             db.execute("PRAGMA journal_size_limit=67108864")
             db.execute("PRAGMA busy_timeout=10000")
-            db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+            db.executescript(SCHEMA)  # idempotent: every statement is IF NOT EXISTS
         except sqlite3.DatabaseError as exc:
             raise TranslogError(f"{self.path} is not a relayguard log ({exc})") from None
         meta = dict(db.execute("SELECT k, v FROM meta"))
@@ -285,25 +167,15 @@ class TransparencyLog:
         return _Txn(self._db)
 
     def _load(self, check: bool) -> None:
-        db = self._db
-        self._router_ids: dict[str, int] = {}
-        self._router_urls: dict[int, str] = {}
-        for rid, url in db.execute("SELECT id, url FROM routers"):
-            self._router_ids[url] = rid
-            self._router_urls[rid] = url
-        last = db.execute("SELECT max(idx) FROM entries").fetchone()[0]
-        self._size = 0 if last is None else last + 1
-        self._frontier: list[bytes] = []
-        self._fmap: dict[tuple[int, int], bytes] = {}
         self._cache: dict[tuple[int, int], bytes] = {}
-        start = 0
-        for level in range(self._size.bit_length() - 1, -1, -1):
-            if self._size >> level & 1:
-                self._frontier.append(self._perfect(level, start >> level))
-                start += 1 << level
-        self._remap_frontier()
-        row = db.execute("SELECT size, ts, root, sig FROM heads ORDER BY size DESC LIMIT 1").fetchone()
-        self._last_head = self._head_from_row(row) if row else None
+        self._damaged: LogCorrupted | None = None
+        try:
+            self._read_state()
+        except LogCorrupted as exc:
+            if check:
+                raise
+            self._damaged = exc  # opened for verify(): reads work, appends and roots refuse
+            return
         if check and self._last_head is not None:
             head = self._last_head
             try:
@@ -318,6 +190,39 @@ class TransparencyLog:
                 raise LogCorrupted(f"{self.path}: the tree no longer matches the head signed at size "
                                    f"{head.size}; run verify to find the entry", index=0, end=head.size,
                                    head_size=head.size)
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damaged is not None:
+            raise LogCorrupted(f"{self._damaged} (the log was opened damaged: only verify() and reads work)",
+                               index=self._damaged.index, end=self._damaged.end,
+                               head_size=self._damaged.head_size)
+
+    def _sync_state(self) -> None:
+        """Inside a write transaction: catch up if another process appended meanwhile."""
+        last = self._db.execute("SELECT max(idx) FROM entries").fetchone()[0]
+        if (0 if last is None else last + 1) != self._size:
+            self._read_state()
+
+    def _read_state(self) -> None:
+        """Size, frontier, routers and latest head from the database (O(log n) reads)."""
+        db = self._db
+        self._router_ids: dict[str, int] = {}
+        self._router_urls: dict[int, str] = {}
+        for rid, url in db.execute("SELECT id, url FROM routers"):
+            self._router_ids[url] = rid
+            self._router_urls[rid] = url
+        last = db.execute("SELECT max(idx) FROM entries").fetchone()[0]
+        self._size = 0 if last is None else last + 1
+        self._frontier: list[bytes] = []
+        self._fmap: dict[tuple[int, int], bytes] = {}
+        start = 0
+        for level in range(self._size.bit_length() - 1, -1, -1):
+            if self._size >> level & 1:
+                self._frontier.append(self._perfect(level, start >> level))
+                start += 1 << level
+        self._remap_frontier()
+        row = db.execute("SELECT size, ts, root, sig FROM heads ORDER BY size DESC LIMIT 1").fetchone()
+        self._last_head = self._head_from_row(row) if row else None
 
     def _head_from_row(self, row: Sequence[Any]) -> SignedTreeHead:
         return SignedTreeHead(row[0], bytes(row[2]), row[1], self.key_id, bytes(row[3]))
@@ -344,7 +249,7 @@ class TransparencyLog:
 
     def _stored(self, level: int, start: int, end: int) -> list[bytes] | None:
         rows = self._db.execute("SELECT hash FROM nodes WHERE k >= ? AND k < ? ORDER BY k",
-                                (_node_key(level, start), _node_key(level, end))).fetchall()
+                                (node_key(level, start), node_key(level, end))).fetchall()
         return [r[0] for r in rows] if len(rows) == end - start else None
 
     def _perfect(self, level: int, index: int) -> bytes:
@@ -393,6 +298,7 @@ class TransparencyLog:
         """MTH of the first ``size`` entries (default: all)."""
         with self._lock:
             if size is None or size == self._size:
+                self._refuse_if_damaged()
                 return merkle.frontier_root(self._frontier)
             self._check_size(size)
             return self._range(0, size)
@@ -518,11 +424,14 @@ class TransparencyLog:
         a writer thread, so the event loop is never blocked by an fsync.  Cancelling the
         awaiting task does not withdraw the entry.
         """
-        entry = self._check_entry(entry)
+        if self._closed:
+            raise TranslogError("the log is closed")
+        if not isinstance(entry, (bytes, bytearray, memoryview)):
+            raise EntryError(f"an entry is bytes, not {type(entry).__name__}")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._start_writer()
-        self._queue.put((entry, loop, future))
+        self._queue.put((bytes(entry), loop, future))  # checked on the writer thread, off the loop
         return await future
 
     def _check_entry(self, entry: bytes) -> tuple[bytes, int, str]:
@@ -531,8 +440,8 @@ class TransparencyLog:
         if not isinstance(entry, (bytes, bytearray, memoryview)):
             raise EntryError(f"an entry is bytes, not {type(entry).__name__}")
         entry = bytes(entry)
-        fields = decode_entry(entry)  # strict: only well-formed entries get in
-        return entry, fields["time_ms"], fields["router"]
+        time_ms, router = check_entry(entry)  # strict: only well-formed entries get in
+        return entry, time_ms, router
 
     def _start_writer(self) -> None:
         if self._writer is None:
@@ -560,13 +469,23 @@ class TransparencyLog:
                     stop = True
                     break
                 batch.append(item)
+            good, checked = [], []
+            for entry, loop, future in batch:
+                try:
+                    checked.append(self._check_entry(entry))
+                except TranslogError as exc:  # a malformed entry fails alone
+                    _resolve(loop, future, None, exc)
+                else:
+                    good.append((loop, future))
+            if not good:
+                continue
             try:
-                first = self._commit([b[0] for b in batch])
+                first = self._commit(checked)
             except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
-                for _, loop, future in batch:
+                for loop, future in good:
                     _resolve(loop, future, None, exc)
             else:
-                for n, (_, loop, future) in enumerate(batch):
+                for n, (loop, future) in enumerate(good):
                     _resolve(loop, future, first + n, None)
 
     def _commit(self, batch: list[tuple[bytes, int, str]]) -> int:
@@ -574,54 +493,63 @@ class TransparencyLog:
         with self._lock:
             if self._closed:
                 raise TranslogError("the log is closed")
-            first = self._size
-            frontier = list(self._frontier)
-            new_routers: dict[str, int] = {}
-            next_router = max(self._router_urls, default=0) + 1
-            rows = []
-            nodes: list[tuple[int, bytes]] = []
-
-            def on_node(level: int, index: int, value: bytes) -> None:
-                if level % STRIDE == 0:
-                    nodes.append((_node_key(level, index), value))
-
-            leaf_hash = merkle.leaf_hash
-            for n, (entry, ts, router) in enumerate(batch):
-                idx = first + n
-                rid = self._router_ids.get(router) or new_routers.get(router)
-                if rid is None:
-                    rid = new_routers[router] = next_router
-                    next_router += 1
-                data = uvarint(idx) + entry
-                leaf = leaf_hash(data)
-                rows.append((idx, ts, rid, leaf, data))
-                merkle.frontier_append(frontier, idx, leaf, on_node)
-            size = first + len(batch)
-            head = None
-            now = _now_ms()
-            last = self._last_head
-            if (first // self.head_interval != size // self.head_interval
-                    or last is None or now - last.timestamp >= self.head_max_age_ms):
-                head = self._sign(size, merkle.frontier_root(frontier), now)
-            db = self._db
+            self._refuse_if_damaged()
             with self._txn():
-                if new_routers:
-                    db.executemany("INSERT INTO routers(id, url) VALUES (?, ?)",
-                                   [(rid, url) for url, rid in new_routers.items()])
-                db.executemany("INSERT INTO entries(idx, ts, router, leaf, data) VALUES (?, ?, ?, ?, ?)", rows)
-                if nodes:
-                    db.executemany("INSERT INTO nodes(k, hash) VALUES (?, ?)", nodes)
-                if head is not None:
-                    self._store_head(head)
+                self._sync_state()
+                size, frontier, new_routers, head = self._write(batch)
             for url, rid in new_routers.items():
                 self._router_ids[url] = rid
                 self._router_urls[rid] = url
+            first = self._size
             self._size = size
             self._frontier = frontier
             self._remap_frontier()
             if head is not None:
                 self._last_head = head
             return first
+
+    def _write(self, batch: list[tuple[bytes, int, str]]
+               ) -> tuple[int, list[bytes], dict[str, int], SignedTreeHead | None]:
+        """Insert a batch inside the open transaction; returns the new in-memory state."""
+        first = self._size
+        frontier = list(self._frontier)
+        new_routers: dict[str, int] = {}
+        next_router = max(self._router_urls, default=0) + 1
+        rows = []
+        nodes: list[tuple[int, bytes]] = []
+
+        def on_node(level: int, index: int, value: bytes) -> None:
+            if level % STRIDE == 0:
+                nodes.append((node_key(level, index), value))
+
+        leaf_hash = merkle.leaf_hash
+        for n, (entry, ts, router) in enumerate(batch):
+            idx = first + n
+            rid = self._router_ids.get(router) or new_routers.get(router)
+            if rid is None:
+                rid = new_routers[router] = next_router
+                next_router += 1
+            data = uvarint(idx) + entry
+            leaf = leaf_hash(data)
+            rows.append((idx, ts, rid, leaf, data))
+            merkle.frontier_append(frontier, idx, leaf, on_node)
+        size = first + len(batch)
+        head = None
+        now = _now_ms()
+        last = self._last_head
+        if (first // self.head_interval != size // self.head_interval
+                or last is None or now - last.timestamp >= self.head_max_age_ms):
+            head = self._sign(size, merkle.frontier_root(frontier), now)
+        db = self._db
+        if new_routers:
+            db.executemany("INSERT INTO routers(id, url) VALUES (?, ?)",
+                           [(rid, url) for url, rid in new_routers.items()])
+        db.executemany("INSERT INTO entries(idx, ts, router, leaf, data) VALUES (?, ?, ?, ?, ?)", rows)
+        if nodes:
+            db.executemany("INSERT INTO nodes(k, hash) VALUES (?, ?)", nodes)
+        if head is not None:
+            self._store_head(head)
+        return size, frontier, new_routers, head
 
     def _sign(self, size: int, root: bytes, timestamp: int) -> SignedTreeHead:
         signature = self._key.sign(head_message(self.key_id, size, timestamp, root))
@@ -634,13 +562,15 @@ class TransparencyLog:
     def signed_head(self) -> SignedTreeHead:
         """A signed head for the current size (the stored one if there is one, else signed and stored now)."""
         with self._lock:
-            if self._last_head is not None and self._last_head.size == self._size:
-                return self._last_head
             if self._closed:
                 raise TranslogError("the log is closed")
-            head = self._sign(self._size, merkle.frontier_root(self._frontier), _now_ms())
+            self._refuse_if_damaged()
             with self._txn():
-                self._store_head(head)
+                self._sync_state()
+                head = self._last_head
+                if head is None or head.size != self._size:
+                    head = self._sign(self._size, merkle.frontier_root(self._frontier), _now_ms())
+                    self._store_head(head)
             self._last_head = head
             return head
 
@@ -659,7 +589,7 @@ class TransparencyLog:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("BEGIN")
-            return _Verifier(db, public_key, str(self.path)).run()
+            return Verifier(db, public_key, str(self.path)).run()
         finally:
             db.close()
 
@@ -675,7 +605,7 @@ class TransparencyLog:
             writer.join()
         with self._lock:
             try:
-                if self._last_head is None or self._last_head.size != self._size:
+                if self._damaged is None and (self._last_head is None or self._last_head.size != self._size):
                     self.signed_head()
             finally:
                 self._closed = True
@@ -723,106 +653,3 @@ def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future[int], value
 def _host(url: str) -> str:
     rest = url.split("://", 1)[-1]
     return rest.split("/", 1)[0].split(":", 1)[0] if not rest.startswith("[") else rest.split("]", 1)[0] + "]"
-
-
-class _Verifier:
-    """One pass over a snapshot: entries in order, stored nodes level by level, heads by size."""
-
-    def __init__(self, db: sqlite3.Connection, public_key: Ed25519PublicKey, name: str) -> None:
-        self.db = db
-        self.public_key = public_key
-        self.kid = key_id(public_key)
-        self.name = name
-        self.cursors: dict[int, Iterator[tuple[int, bytes]]] = {}
-        self.nodes = 0
-
-    def run(self) -> VerifyReport:
-        db = self.db
-        routers = dict(db.execute("SELECT id, url FROM routers"))
-        heads = db.execute("SELECT size, ts, root, sig FROM heads ORDER BY size").fetchall()
-        hpos = 0
-        good_head = 0  # size of the last head that matched
-        frontier: list[bytes] = []
-        expected = 0
-        leaf_hash = merkle.leaf_hash
-
-        def check_head(row: Sequence[Any]) -> None:
-            nonlocal good_head
-            size, ts, root, sig = row
-            try:
-                self.public_key.verify(bytes(sig), head_message(self.kid, size, ts, bytes(root)))
-            except InvalidSignature:
-                raise LogCorrupted(f"{self.name}: the signed tree head at size {size} has a bad signature "
-                                   f"(altered, or not signed by this log's key)", head_size=size) from None
-            if merkle.frontier_root(frontier) != bytes(root):
-                raise LogCorrupted(
-                    f"{self.name}: entries {good_head}..{size - 1} no longer hash to the root signed at "
-                    f"size {size}: one of them was changed, removed or reordered (and the stored "
-                    f"hashes rewritten to match)", index=good_head, end=size, head_size=size)
-            good_head = size
-
-        while hpos < len(heads) and heads[hpos][0] == 0:
-            check_head(heads[hpos])
-            hpos += 1
-        for idx, ts, rid, leaf, data in db.execute("SELECT idx, ts, router, leaf, data FROM entries ORDER BY idx"):
-            if idx != expected:
-                raise LogCorrupted(f"{self.name}: entry {expected} is missing", index=expected)
-            data = bytes(data)
-            try:
-                seq, pos = read_uvarint(data, 0)
-            except EntryError:
-                seq, pos = -1, 0
-            if seq != idx:
-                raise LogCorrupted(f"{self.name}: entry {idx} was changed or moved: its row holds "
-                                   f"{'the record of entry ' + str(seq) if seq >= 0 else 'unreadable bytes'}",
-                                   index=idx)
-            value = leaf_hash(data)
-            if value != bytes(leaf):
-                raise LogCorrupted(f"{self.name}: entry {idx} was changed: its bytes no longer match its "
-                                   f"leaf hash", index=idx)
-            try:
-                fields = decode_entry(data, pos)
-                hts, hrouter = fields["time_ms"], fields["router"]
-            except EntryError as exc:
-                raise LogCorrupted(f"{self.name}: entry {idx} is malformed ({exc})", index=idx) from None
-            if hts != ts or routers.get(rid) != hrouter:
-                raise LogCorrupted(f"{self.name}: entry {idx}'s time or router column was changed "
-                                   f"(it no longer matches the entry)", index=idx)
-            merkle.frontier_append(frontier, idx, value, self.check_node)
-            expected += 1
-            while hpos < len(heads) and heads[hpos][0] == expected:
-                check_head(heads[hpos])
-                hpos += 1
-        if hpos < len(heads):
-            size = heads[hpos][0]
-            raise LogCorrupted(f"{self.name}: entries {expected}..{size - 1} are missing (cut off the end): "
-                               f"a signed tree head covers {size} entries", index=expected, end=size,
-                               head_size=size)
-        for level in range(STRIDE, _KEY_SHIFT + 1, STRIDE):
-            row = db.execute("SELECT max(k) FROM nodes WHERE k >= ? AND k < ?",
-                             (_node_key(level, 0), _node_key(level + 1, 0))).fetchone()[0]
-            if row is not None and ((row & ((1 << _KEY_SHIFT) - 1)) + 1) << level > expected:
-                index = (row & ((1 << _KEY_SHIFT) - 1)) << level
-                raise LogCorrupted(f"{self.name}: entries from {expected} are missing (cut off the end): a "
-                                   f"stored subtree hash covers entries up to {index + (1 << level) - 1}",
-                                   index=expected, end=index + (1 << level))
-        return VerifyReport(expected, merkle.frontier_root(frontier), len(heads), self.nodes)
-
-    def check_node(self, level: int, index: int, value: bytes) -> None:
-        if level % STRIDE:
-            return
-        cursor = self.cursors.get(level)
-        if cursor is None:
-            cursor = self.cursors[level] = iter(self.db.execute(
-                "SELECT k, hash FROM nodes WHERE k >= ? AND k < ? ORDER BY k",
-                (_node_key(level, index), _node_key(level + 1, 0))))
-        start, end = index << level, (index + 1) << level
-        row = next(cursor, None)
-        if row is None or row[0] != _node_key(level, index):
-            raise LogCorrupted(f"{self.name}: the stored subtree hash for entries {start}..{end - 1} is missing",
-                               index=start, end=end)
-        if bytes(row[1]) != value:
-            raise LogCorrupted(f"{self.name}: entries {start}..{end - 1} no longer match their stored subtree "
-                               f"hash: one of them was changed or reordered (with its leaf hash rewritten), "
-                               f"or the stored hash was", index=start, end=end)
-        self.nodes += 1

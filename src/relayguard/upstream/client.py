@@ -50,6 +50,12 @@ class UpstreamResponse:
         self._read_timeout = read_timeout
         self.headers = end_to_end([(k.lower(), v) for k, v in resp.raw_headers])  # bytes pairs
 
+    def header(self, name: bytes) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("latin-1")
+        return None
+
     @property
     def is_stream(self) -> bool:
         return self.content_type.startswith("text/event-stream")
