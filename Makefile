@@ -4,6 +4,7 @@
 
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q ' $(UV_VERSION)' && echo uv || echo .tools/bin/uv)
+UV_DEP := $(filter .tools/bin/uv,$(UV))
 
 .PHONY: demo test sync bench clean
 
@@ -16,7 +17,7 @@ test: sync
 bench: sync
 	$(UV) run --frozen --no-sync python bench/overhead.py
 
-sync: $(UV)
+sync: $(UV_DEP)
 	$(UV) sync --frozen --quiet
 
 .tools/bin/uv:

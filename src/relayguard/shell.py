@@ -127,6 +127,14 @@ class Command:
     outer: tuple[tuple[int, int], ...] = ()
     wrappers: tuple[str, ...] = ()
     depth: int = 0
+    # Added for the screening inspector (relayguard.screen): the operator of
+    # each redirect, parallel to ``redirects`` (">", ">>", "<", "&>", ...);
+    # the text of a heredoc / here-string fed to the command (kind, text);
+    # and the environment assignments it runs with (``A=1 cmd``, ``env A=1
+    # cmd``), values as written when they are literal, None otherwise.
+    redirect_ops: tuple[str, ...] = ()
+    stdin_text: tuple[str, str] | None = None
+    assignments: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def program(self) -> str:
@@ -724,7 +732,8 @@ class _B:
     """A command under construction (frozen into Command at the end)."""
 
     __slots__ = ("argv", "chain", "redirects", "nested_in", "unresolved", "parent",
-                 "parent_arg", "inputs", "wrappers", "depth", "stdin_text", "extra_outer")
+                 "parent_arg", "inputs", "wrappers", "depth", "stdin_text", "extra_outer",
+                 "redirect_ops", "assignments")
 
     def __init__(self, ctx: _Ctx, chain: tuple[tuple[int, int], ...]) -> None:
         self.argv: list[str] = []
@@ -739,6 +748,8 @@ class _B:
         self.depth = ctx.nest
         self.stdin_text: tuple[str, str] | None = None  # (kind, text) of heredoc / herestring
         self.extra_outer: list[tuple[int, int]] = []
+        self.redirect_ops: list[str] = []
+        self.assignments: list[tuple[str, str | None]] = []
 
 
 _ASCII_ONLY = bytes.maketrans(bytes(range(128, 256)),
@@ -1011,10 +1022,11 @@ class _Walker:
                         texts.append((stage, "stdin", decode_ansi_c(" ".join(args))))
                     else:
                         texts.append((stage, "stdin", decode_ansi_c("\n".join(args))))
-        for idx, stage in shells:
-            for tstage, kind, text in texts:
-                if tstage < stage and text.strip():
-                    self.script(text, ctx.nest + 1, kind, idx, ARG_STDIN, depth + 1)
+        for tstage, kind, text in texts:
+            # the next shell down the pipeline reads it as code; later ones read its output
+            later = [(stage, idx) for idx, stage in shells if stage > tstage]
+            if later and text.strip():
+                self.script(text, ctx.nest + 1, kind, min(later)[1], ARG_STDIN, depth + 1)
 
     # -- variables --------------------------------------------------------
     def assign(self, node: Node, ctx: _Ctx, cond: bool, depth: int) -> None:
@@ -1287,6 +1299,12 @@ class _Walker:
             self.redirect(r, ctx, b, idx, cond, depth)
         # wrappers
         stripped, wrappers, shift = strip_wrappers(argv)
+        for name_, value_ in prefix:
+            b.assignments.append((name_, value_ if isinstance(value_, str) else None))
+        for k in range(shift):  # env A=1 cmd
+            if _is_assignment_word(argv[k]) and k not in b.unresolved:
+                name_, _, value_ = argv[k].partition("=")
+                b.assignments.append((name_, value_))
         if wrappers:
             b.wrappers = wrappers
             b.argv = stripped
@@ -1318,6 +1336,7 @@ class _Walker:
                 if op in (">&", "<&") and (target.isdigit() or target == "-"):
                     continue
                 b.redirects.append(target)
+                b.redirect_ops.append(op)
         elif t == "herestring_redirect":
             f = _Fields()
             for child in r.named_children:
@@ -1433,6 +1452,9 @@ class _Walker:
                 outer=tuple(outer),
                 wrappers=tuple(b.wrappers),
                 depth=b.depth,
+                redirect_ops=tuple(b.redirect_ops),
+                stdin_text=b.stdin_text,
+                assignments=tuple(b.assignments),
             ))
         return tuple(result)
 

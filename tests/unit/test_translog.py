@@ -311,6 +311,7 @@ def test_verify_passes_on_an_intact_log(make_log) -> None:
     log, _ = _build(make_log)
     report = log.verify()
     assert report.size == 100 and report.root == log.root() and report.heads >= 6 and report.nodes > 0
+    assert report.signed_size == 100
 
 
 def test_changed_entry_bytes_are_named(make_log) -> None:
@@ -814,3 +815,41 @@ def test_hypothesis_check_entry_agrees_with_decode_entry(noise: bytes, seed: int
                 check_entry(data)
         else:
             assert check_entry(data) == (d["time_ms"], d["router"])
+
+
+def test_a_log_too_damaged_to_open_can_still_be_verified(make_log) -> None:
+    log, path = _build(make_log)
+    log.close()
+    _sql(path, ("DELETE FROM entries WHERE idx = 98", ()))  # inside the unfinished last subtree
+    with pytest.raises(LogCorrupted):
+        TransparencyLog.open(path)
+    damaged = TransparencyLog.open(path, check=False)
+    try:
+        with pytest.raises(LogCorrupted) as info:
+            damaged.verify()
+        assert info.value.index == 98
+        assert damaged.get(97)["index"] == 97  # reads still work
+        with pytest.raises(LogCorrupted):
+            damaged.append(sample_entry(1))
+    finally:
+        damaged.close()
+
+
+def test_a_malformed_async_entry_fails_alone(make_log) -> None:
+    log = make_log("bad-async.db")
+
+    async def main() -> list[object]:
+        jobs = [log.append_async(sample_entry(i)) for i in range(5)]
+        jobs.insert(2, log.append_async(b"\x01garbage"))
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert isinstance(results[2], EntryError)
+    assert sorted(r for r in results if isinstance(r, int)) == list(range(5))
+    log.verify()
+
+
+def test_open_creates_missing_directories(tmp_path: Path) -> None:
+    with TransparencyLog.open(tmp_path / "a" / "b" / "log.db", durability="normal") as log:
+        log.append(sample_entry(0))
+    assert (tmp_path / "a" / "b" / "log.db.key").exists()

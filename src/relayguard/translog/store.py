@@ -211,6 +211,8 @@ class TransparencyLog:
         for rid, url in db.execute("SELECT id, url FROM routers"):
             self._router_ids[url] = rid
             self._router_urls[rid] = url
+        row = db.execute("SELECT size, ts, root, sig FROM heads ORDER BY size DESC LIMIT 1").fetchone()
+        self._last_head = self._head_from_row(row) if row else None
         last = db.execute("SELECT max(idx) FROM entries").fetchone()[0]
         self._size = 0 if last is None else last + 1
         self._frontier: list[bytes] = []
@@ -221,8 +223,6 @@ class TransparencyLog:
                 self._frontier.append(self._perfect(level, start >> level))
                 start += 1 << level
         self._remap_frontier()
-        row = db.execute("SELECT size, ts, root, sig FROM heads ORDER BY size DESC LIMIT 1").fetchone()
-        self._last_head = self._head_from_row(row) if row else None
 
     def _head_from_row(self, row: Sequence[Any]) -> SignedTreeHead:
         return SignedTreeHead(row[0], bytes(row[2]), row[1], self.key_id, bytes(row[3]))

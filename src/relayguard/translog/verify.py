@@ -28,6 +28,7 @@ class VerifyReport:
     root: bytes
     heads: int  # signed heads checked
     nodes: int  # stored subtree hashes checked
+    signed_size: int  # entries covered by the latest signed head (the rest is not signed yet)
 
 
 class Verifier:
@@ -110,7 +111,7 @@ class Verifier:
                 raise LogCorrupted(f"{self.name}: entries from {expected} are missing (cut off the end): a "
                                    f"stored subtree hash covers entries up to {index + (1 << level) - 1}",
                                    index=expected, end=index + (1 << level))
-        return VerifyReport(expected, merkle.frontier_root(frontier), len(heads), self.nodes)
+        return VerifyReport(expected, merkle.frontier_root(frontier), len(heads), self.nodes, good_head)
 
     def check_node(self, level: int, index: int, value: bytes) -> None:
         if level % STRIDE:
