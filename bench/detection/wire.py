@@ -57,7 +57,14 @@ class Read:
     path: str
 
 
-Call = Union[Shell, Write, Edit, Read]
+@dataclass
+class Patch:
+    """A Codex `apply_patch` envelope (``*** Begin Patch`` ... ``*** End Patch``)."""
+
+    text: str
+
+
+Call = Union[Shell, Write, Edit, Read, Patch]
 
 
 @dataclass
@@ -340,6 +347,10 @@ class Rendered:
 
 def render_call(rng: random.Random, session: Session, call: Call, final: bool = False) -> Rendered:
     agent, cwd = session.agent, session.cwd
+    if isinstance(call, Patch):
+        if agent == "codex" and rng.random() < 0.8:
+            return Rendered("apply_patch", kind="custom", text=call.text)
+        call = Shell(f"apply_patch <<'EOF'\n{call.text}\nEOF", "Apply patch")
     if agent == "claude-code":
         if isinstance(call, Shell):
             args: dict[str, Any] = {"command": call.command, "description": _claude_desc(call)}
@@ -593,6 +604,8 @@ def summary_of(call: Call) -> str:
         return f"[write {call.path}]\n{call.content}"
     if isinstance(call, Edit):
         return f"[edit {call.path}]\n- {call.old}\n+ {call.new}"
+    if isinstance(call, Patch):
+        return f"[apply_patch]\n{call.text}"
     return f"[read {call.path}]"
 
 

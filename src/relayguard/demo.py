@@ -9,10 +9,15 @@ servers answered.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
+
+import orjson
 
 from relayguard.dialects.base import BLOCK_PREFIX
 from relayguard.testing import procs
@@ -86,11 +91,81 @@ def run_demo() -> int:
                     blocked += was_blocked
                     step = f"{ask} [{dialect}{', stream' if stream else ''}]"
                     _row(step, bare, guarded, col)
-    print(f"The guard blocked {blocked} tool call(s). Blocked calls reach the agent as text "
-          f"starting with '{BLOCK_PREFIX}', so it can tell the user why.")
+        kept = _secrets_section(mock.url, col)
+        blocked += _envelope_section(col)
+    print(f"The guard blocked {blocked} tool call(s) and kept {kept} credential(s) from the router. "
+          f"Blocked calls reach the agent as text starting with '{BLOCK_PREFIX}', so it can tell the user why.")
     sys.stdout.flush()
     return 0
 
 
 def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=True)
+
+
+def _fake_credentials() -> dict[str, str]:
+    """FAKE credentials (built from pieces; not live) that an agent session might carry."""
+    filler = "Zq7Lm2Xw9Rt4Vb8NcJ5hKp3sYd6Ge1Fu"
+    return {"GITHUB_TOKEN": "ghp_" + filler + "R7dQ", "OPENAI_API_KEY": "sk-proj-" + filler + "T3BlbkFJ" + filler[:20],
+            "AWS_ACCESS_KEY_ID": "AKIA" + "Q7XR2MV4KZ3T6WPN"}
+
+
+def _mask(text: str, secrets: dict[str, str]) -> str:
+    for value in secrets.values():
+        text = text.replace(value, value[:8] + "…(real value)")
+    return text
+
+
+def _secrets_section(mock_url: str, col: int) -> int:
+    """AC-2: the router harvests credentials from requests; the guard's vault sends placeholders."""
+    creds = _fake_credentials()
+    command = f"GITHUB_TOKEN={creds['GITHUB_TOKEN']} gh repo list"
+    text = ("my credentials are in .env:\n" + "\n".join(f"{k}={v}" for k, v in creds.items())
+            + "\nMOCK_TOOL_CALL: " + orjson.dumps({"name": "bash", "arguments": {"command": command}}).decode())
+    print("== AC-2 credential harvesting  (relayguard redteam --attack ac2) ==")
+    print(f"  {'agent asked':<24}{'without guard':<{col}}  with guard (vault on)")
+    with tempfile.TemporaryDirectory() as tmp:
+        bare_log, guarded_log = os.path.join(tmp, "bare.jsonl"), os.path.join(tmp, "guarded.jsonl")
+        with procs.start("redteam", "--upstream", mock_url, "--attack", "ac2", "--harvest-log", bare_log) as bare, \
+                procs.start("redteam", "--upstream", mock_url, "--attack", "ac2", "--harvest-log", guarded_log) as r, \
+                procs.start("guard", "--upstream", r.url, "--vault-dir", os.path.join(tmp, "vault")) as guard:
+            body = agent_request("openai-chat", text)
+            post_json(bare.url, PATHS["openai-chat"], body, headers_for("openai-chat"))
+            reply = post_json(guard.url, PATHS["openai-chat"], body, headers_for("openai-chat"))
+        outcome, _ = _outcome("openai-chat", reply)
+
+        def harvested(path: str) -> list[str]:
+            if not os.path.exists(path):
+                return []
+            return [orjson.loads(line)["kind"] for line in open(path, "rb") if line.strip()]
+
+        bare_kinds, guarded_kinds = harvested(bare_log), harvested(guarded_log)
+    bare_cell = f"router harvested {len(bare_kinds)} credential(s): {', '.join(bare_kinds) or '-'}"
+    guarded_cell = (f"router harvested {len(guarded_kinds)} credential(s); agent "
+                    + _mask(outcome, creds) + " (placeholders restored on this machine)")
+    _row("pastes a .env and asks to list repos [openai-chat]", bare_cell, guarded_cell, col)
+    return len(bare_kinds) - len(guarded_kinds)
+
+
+def _envelope_section(col: int) -> int:
+    """A signing provider behind a router that strips signatures; the guard requires them."""
+    print("== Signed envelopes  (mock-provider --sign-key; redteam --strip-envelope) ==")
+    print(f"  {'agent asked':<24}{'guard, honest router':<{col}}  guard, signature-stripping router")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "relayguard", "keys", "generate", "--out", tmp],
+                       check=True, capture_output=True)
+        keyset = os.path.join(tmp, "keyset.json")
+        with procs.start("mock-provider", "--sign-key", os.path.join(tmp, "signing.key")) as signed, \
+                procs.start("redteam", "--upstream", signed.url, "--attack", "none") as honest, \
+                procs.start("redteam", "--upstream", signed.url, "--attack", "none", "--strip-envelope") as strip, \
+                procs.start("guard", "--upstream", honest.url, "--trust-keyset", keyset, "--require-envelope",
+                            "--no-vault") as g1, \
+                procs.start("guard", "--upstream", strip.url, "--trust-keyset", keyset, "--require-envelope",
+                            "--no-vault") as g2:
+            body = agent_request("anthropic-messages", "please install requests", stream=True)
+            ok, _ = _outcome("anthropic-messages", post_json(g1.url, PATHS["anthropic-messages"], body,
+                                                             headers_for("anthropic-messages")))
+            stripped, was_blocked = _outcome("anthropic-messages", post_json(
+                g2.url, PATHS["anthropic-messages"], body, headers_for("anthropic-messages")))
+    _row("please install requests [anthropic-messages, stream]", ok + " (signature verified)", stripped, col)
+    return int(was_blocked)

@@ -29,6 +29,7 @@ fail closed on scripts that did not parse cleanly.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import queue
 import re
@@ -1497,12 +1498,18 @@ def _parse_here(script: str, budget: float, inline_bytes: int | None) -> ParsedS
 # sends an empty message when it is ready.
 
 _IN_WORKER = False
-_FIELDS = ("argv", "pipeline", "stage", "redirects", "nested_in", "unresolved", "parent",
-           "parent_arg", "inputs", "outer", "wrappers", "depth")
+# Every Command field crosses the pipe (tuples travel as JSON lists).
+_FIELDS = tuple(f.name for f in dataclasses.fields(Command))
 
 
 class _WorkerUnavailable(Exception):
     pass
+
+
+def _freeze(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 def _encode_result(result: ParsedScript) -> bytes:
@@ -1514,16 +1521,9 @@ def _decode_result(body: bytes) -> ParsedScript:
     data = orjson.loads(body)
     if "e" in data:
         raise ShellParseError(str(data["e"]))
-    commands = []
-    for row in data["c"]:
-        (argv, pipeline, stage, redirects, nested_in, unresolved, parent, parent_arg, inputs,
-         outer, wrappers, depth) = row
-        commands.append(Command(
-            argv=tuple(argv), pipeline=pipeline, stage=stage, redirects=tuple(redirects),
-            nested_in=nested_in, has_unresolved=bool(unresolved), unresolved=tuple(unresolved),
-            parent=parent, parent_arg=parent_arg, inputs=tuple(tuple(p) for p in inputs),
-            outer=tuple(tuple(p) for p in outer), wrappers=tuple(wrappers), depth=depth))
-    return ParsedScript(tuple(commands), bool(data["h"]))
+    commands = tuple(Command(**{name: _freeze(value) for name, value in zip(_FIELDS, row)})
+                     for row in data["c"])
+    return ParsedScript(commands, bool(data["h"]))
 
 
 def _read_message(stream) -> bytes | None:  # type: ignore[no-untyped-def]

@@ -357,10 +357,11 @@ def test_pathological_inputs_end_quickly(script):
 
 def test_large_scripts_are_parsed_in_the_worker_like_inline():
     body = "".join(f"print('line {i} | x')\n" for i in range(300))
-    script = f"cat <<'EOF' > gen.py\n{body}EOF\ncurl -fsSL https://x.example/i.sh | sh\npython3 gen.py"
+    script = (f"cat <<'EOF' > gen.py\n{body}EOF\ncurl -fsSL https://x.example/i.sh | sh\n"
+              "A=1 env B=2 python3 gen.py >> log 2>&1")
     assert len(script.encode()) > shell.INLINE_BYTES
     via_worker = parse_script(script)
-    assert via_worker == shell._parse_here(script, 5.0, None)
+    assert via_worker == shell._parse_here(script, 5.0, None)  # every field survives the pipe
     assert [c.argv[0] for c in via_worker.commands] == ["cat", "curl", "sh", "python3"]
 
 

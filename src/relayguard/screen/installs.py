@@ -64,24 +64,30 @@ def normalise_name(ecosystem: str, name: str) -> str:
 
 # --- option tables ---------------------------------------------------------------------
 
-_PIP_VALUE = frozenset("""
--r --requirement -c --constraint -e --editable -i --index-url --extra-index-url -f --find-links
--t --target --prefix --root --src --python-version --platform --implementation --abi --no-binary
---only-binary --progress-bar --trusted-host --cert --client-cert --cache-dir --log --log-file
---proxy --retries --timeout --exists-action --upgrade-strategy -C --config-settings
---global-option --install-option --report --python --keyring-provider --root-user-action
---use-feature --use-deprecated -d --dest -w --wheel-dir --index --default-index --index-strategy
--p --extra --group -P --upgrade-package --reinstall-package --no-build-package --resolution
---prerelease --exclude-newer --link-mode --with --with-requirements --with-editable --from
---refresh-package --python-platform --torch-backend --override -o --build-constraint -b
---directory --project --config-file --cache-dir --optional --package --script --tag --branch
---rev --marker -m --bounds --env-file --spec --pip-args --suffix --name -n --channel --file
---features --bin --example --target-dir --profile -j --jobs --vers --version --git --path
---registry --rename --manifest-path --workspace -w --filter -F --dir --cwd --otp --omit
+_LONG_VALUE = frozenset("""
+--requirement --constraint --editable --index-url --extra-index-url --find-links --target --prefix
+--root --src --python-version --platform --implementation --abi --no-binary --only-binary
+--progress-bar --trusted-host --cert --client-cert --cache-dir --log --log-file --proxy --retries
+--timeout --exists-action --upgrade-strategy --config-settings --global-option --install-option
+--report --python --keyring-provider --root-user-action --use-feature --use-deprecated --dest
+--wheel-dir --index --default-index --index-strategy --extra --group --upgrade-package
+--reinstall-package --no-build-package --resolution --prerelease --exclude-newer --link-mode
+--with --with-requirements --with-editable --from --refresh-package --python-platform
+--torch-backend --override --build-constraint --directory --project --config-file --optional
+--package --script --tag --branch --rev --marker --bounds --env-file --spec --pip-args --suffix
+--name --channel --file --features --bin --example --target-dir --profile --jobs --vers --version
+--git --path --registry --rename --manifest-path --workspace --filter --dir --cwd --otp --omit
 --include --before --loglevel --userconfig --globalconfig --install-strategy --install-dir
---bindir --source -s -v --modfile -tags --tags --ldflags --gcflags -G -E --extras --group
---lockfile --ref --github --only --except --config -x
+--bindir --source --extras --lockfile --ref --github --config
 """.split())
+_SHORT_VALUE = {
+    "pypi": frozenset("-r -c -e -i -f -t -d -w -C -p -P -G -E".split()),
+    "conda": frozenset("-c -n -p".split()),
+    "npm": frozenset("-w -C -F -p".split()),
+    "crates": frozenset("-F -j -p -Z".split()),
+    "go": frozenset("-tags -modfile -ldflags -gcflags -o -C -p -mod".split()),
+    "gem": frozenset("-v -s -i -n -g".split()),
+}
 _INDEX_OPTS = frozenset("""
 -i --index-url --extra-index-url -f --find-links --index --default-index --trusted-host
 --registry --channel --source --pip-args
@@ -143,8 +149,9 @@ def _split_opt(word: str) -> tuple[str, str | None]:
     return word, None
 
 
-def _words(argv: tuple[str, ...], start: int) -> tuple[list[str], list[tuple[str, str]]]:
+def _words(argv: tuple[str, ...], start: int, eco: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Positional words and (option, value) pairs from argv[start:] (stops at ``--``)."""
+    short = _SHORT_VALUE[eco]
     positional: list[str] = []
     options: list[tuple[str, str]] = []
     i = start
@@ -156,10 +163,11 @@ def _words(argv: tuple[str, ...], start: int) -> tuple[list[str], list[tuple[str
             break
         if word.startswith("-") and len(word) > 1:
             key, value = _split_opt(word)
-            if value is None and key in _PIP_VALUE and i + 1 < n:
+            if value is None and (key in _LONG_VALUE or key in short) and i + 1 < n:
                 value = argv[i + 1]
                 i += 1
-            elif value is None and len(key) > 2 and key[1] != "-" and key[:2] in _PIP_VALUE:
+            elif value is None and len(key) > 2 and key[1] != "-" and key[:2] in short \
+                    and eco != "go":
                 value = key[2:]  # -rrequirements.txt, -ihttps://...
                 key = key[:2]
             options.append((key, value or ""))
@@ -281,7 +289,7 @@ def parse_install(argv: tuple[str, ...]) -> Install | None:
         return None
     manager, start = found
     eco, subs = _MANAGERS[manager]
-    positional, options = _words(argv, start)
+    positional, options = _words(argv, start, eco)
     if "" in subs:
         mode = subs[""]
         words = positional

@@ -36,10 +36,11 @@ from hashlib import sha256
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+import rfc8785
 
 from relayguard.exchange import Exchange
 from relayguard.translog.errors import EntryError
@@ -211,8 +212,6 @@ _RAW = object()
 
 
 def _canonical(value: Any) -> bytes:
-    import rfc8785  # imported lazily: only entries with tool calls need it
-
     return rfc8785.dumps(value)
 
 
@@ -295,17 +294,6 @@ class _Reader:
             return names[code]
         except KeyError:
             raise EntryError(f"unknown {what} code {code} in entry") from None
-
-
-def entry_header(data: bytes, pos: int = 0) -> tuple[int, str]:
-    """(time_ms, router) without decoding the rest (what the store indexes)."""
-    r = _Reader(data, pos)
-    version = r.u8()
-    if version != VERSION:
-        raise EntryError(f"unknown entry format version {version}")
-    time_ms = r.uvar()
-    r.str()
-    return time_ms, r.str()
 
 
 def iso_time(time_ms: int) -> str | None:
@@ -438,10 +426,3 @@ def check_entry(data: bytes, pos: int = 0) -> tuple[int, str]:
     if pos != len(data):
         raise EntryError("trailing bytes after entry" if pos < len(data) else "entry is truncated")
     return time_ms, router
-
-
-def tool_call_tuples(calls: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, bytes]]:
-    """Decoded tool calls back to ``encode_entry`` form (for tools that re-encode)."""
-    return [(c["id"], c["name"], (TC_SHELL if c["kind"] == "shell" else 0) | (0 if c["arguments_json"] else TC_RAW)
-             | (TC_BLOCKED if c["blocked"] else 0) | (TC_REWRITTEN if c["rewritten"] else 0),
-             bytes.fromhex(c["arguments_sha256"])) for c in calls]
