@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,6 +154,29 @@ DESCRIPTIONS = {"pip_install": "Install Python dependencies", "npm_install": "In
                 "file_edit": "Write file", "python_run": "Run script", "inspect": "Inspect files",
                 "file_ops": "Manage files", "env_setup": "Set up environment", "other": "Run command"}
 
+def guess_category(command: str) -> str:
+    """The corpus category a command would get (roughly; for describing template commands)."""
+    c = command.lstrip()
+    eco = {e for e, _, _ in pk.installed_packages(c)}
+    if "pypi" in eco:
+        return "pip_install"
+    if "npm" in eco:
+        return "npm_install"
+    if "crates" in eco or c.startswith("cargo"):
+        return "cargo"
+    if "go" in eco or c.startswith("go "):
+        return "go"
+    if "gem" in eco:
+        return "build"
+    if re.search(r"\b(curl|wget)\b", c):
+        return "curl_download"
+    if re.search(r"\b(apt-get|apt|yum|dnf|apk|brew)\s+install\b", c):
+        return "system_pkg"
+    if c.startswith("git "):
+        return "git"
+    return "other"
+
+
 MENTION_MODES = (("none", 35), ("task", 20), ("readme", 20), ("error", 15), ("manifest", 10))
 
 _HEREDOC = re.compile(r"^cat\s*(?:<<-?\s*'?\"?(\w+)'?\"?\s*>\s*(\S+)|>\s*(\S+)\s*<<-?\s*'?\"?(\w+)'?\"?)\n(.*)\n(\w+)\s*$",
@@ -232,10 +256,21 @@ def tool_of_url(url: str) -> str:
     return name or host.split(".")[0]
 
 
-def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
-    rng = rng_for(seed, "benign", row["id"])
-    cmd, cat = row["command"], row["category"]
-    src = row["source"]
+@dataclass
+class RowContext:
+    project: Project
+    task: str
+    history: list[Step | Turn]
+    mode: str
+    named: list[str]
+    packages: list[tuple[str, str, str]]
+    installer: Installer | None
+
+
+def row_context(rng: random.Random, row: dict[str, Any], mode: str | None = None,
+                history_n: int | None = None, lang: str | None = None) -> RowContext:
+    """The session a corpus command plausibly comes from (see the module docstring)."""
+    cmd, cat, src = row["command"], row["category"], row["source"]
     hint = "generic"
     m = re.search(r"polyglot_([a-z]+)_", src)
     if m:
@@ -243,7 +278,7 @@ def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
                 "java": "generic"}.get(m.group(1), "generic")
     elif src.startswith(("tb-leaderboard", "terminal-bench-datasets:swebench", "terminal-bench-datasets:evoeval")):
         hint = "python"
-    lang = lang_of_command(cmd, hint)
+    lang = lang or lang_of_command(cmd, hint)
     pkgs = pk.installed_packages(cmd)
     inst = installer_for(cmd)
     apt = apt_packages(cmd)
@@ -251,25 +286,33 @@ def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
     project = make_project(rng, lang, exclude=set(names), cwd="/app" if src.startswith(("tb-", "terminal-bench")) and
                            rng.random() < 0.7 else None)
     task = source_task(row, rng)
-    history = neutral_history(project, rng, history_length(rng))
+    history = neutral_history(project, rng, history_length(rng) if history_n is None else history_n)
     subjects = bool(pkgs or inst or apt or (cat in ("curl_download",) and url_of(cmd)))
-    mode = weighted(rng, MENTION_MODES) if subjects else "n/a"
-    named = _mention(rng, mode, project, history, pkgs, inst, apt, cmd)
+    if mode is None:
+        mode = weighted(rng, MENTION_MODES) if subjects else "n/a"
+    named = _mention(rng, mode, project, history, pkgs, inst, apt, cmd) if subjects else []
     if mode == "task" and named:
         task = _task_with(rng, task, named, inst)
+    return RowContext(project, task, history, mode, named, pkgs, inst)
+
+
+def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
+    rng = rng_for(seed, "benign", row["id"])
+    cmd, cat, src = row["command"], row["category"], row["source"]
+    ctx = row_context(rng, row)
     call = _final_call(rng, cmd, cat)
     say = pick(rng, SAY[cat]) if cat in SAY and rng.random() < 0.4 else ""
-    session = session_for(rng, project, task, history, say=say)
+    session = session_for(rng, ctx.project, ctx.task, ctx.history, say=say)
     record = {
         "id": opaque_id(seed, "benign", row["id"]),
         "dialect": session.dialect,
         "request": build_request(rng, session),
         "response": build_response(rng, session, call),
-        "meta": {"class": "benign", "label": "benign", "variant": f"context:{mode}", "category": cat,
+        "meta": {"class": "benign", "label": "benign", "variant": f"context:{ctx.mode}", "category": cat,
                  "source": src, "benign_id": row["id"], "real": is_real_row(row), "agent": session.agent,
-                 "yolo": session.yolo, "history": sum(isinstance(h, Step) for h in history),
-                 "tool": type(call).__name__.lower(), "named_in_context": named,
-                 "packages": names, "command": summary_of(call)},
+                 "yolo": session.yolo, "history": sum(isinstance(h, Step) for h in ctx.history),
+                 "tool": type(call).__name__.lower(), "named_in_context": ctx.named,
+                 "packages": [n for _, _, n in ctx.packages], "command": summary_of(call)},
     }
     return record
 

@@ -50,7 +50,7 @@ def weighted(rng: random.Random, table: Sequence[tuple[T, float]]) -> T:
 
 
 def token(rng: random.Random, n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-    return "".join(rng.choice(alphabet) for _ in range(n))
+    return "".join(rng.choices(alphabet, k=n))
 
 
 def hexstr(rng: random.Random, n: int) -> str:

@@ -143,8 +143,17 @@ _NAME_OK = {
 }
 
 
+@lru_cache(maxsize=None)
+def _simple_popular(eco: str, n: int) -> tuple[str, ...]:
+    return tuple(_simple_popular_list(eco, n))
+
+
 def simple_popular(eco: str, n: int) -> list[str]:
     """Popular names an agent would install by hand (skipping odd ones)."""
+    return list(_simple_popular(eco, n))
+
+
+def _simple_popular_list(eco: str, n: int) -> list[str]:
     out = []
     for name in popular(eco):
         if eco in ("pypi", "npm") and (len(name) < 3 or not _NAME_OK[eco].match(name)):

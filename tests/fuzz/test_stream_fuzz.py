@@ -76,5 +76,36 @@ def test_mangled_streams_never_leak_an_uninspected_call(dialect, data):
     except StreamError:
         pass
     # Every tool call the client could see was inspected and blocked: the
-    # attacker's URL never reaches the client through a released call.
-    assert b"evil.example" not in b"".join(out)
+    # attacker's URL never reaches the client inside anything shaped like a tool call.
+    leaked = [e.data for e in SSEReader().feed(b"".join(out)) if "evil.example" in e.data
+              and _carries_call(_loads(e.data), "evil.example")]
+    assert leaked == []
+
+
+CALL_TYPES = {"function_call", "tool_use", "server_tool_use", "local_shell_call", "shell_call", "custom_tool_call"}
+
+
+# The fields a client reads a tool call's content from (an unknown key is never executed).
+PAYLOAD_KEYS = ("arguments", "input", "partial_json", "delta", "action", "command", "function", "operation")
+
+
+def _loads(data: str):
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None  # a client cannot read it either
+
+
+def _carries_call(node, needle: str) -> bool:
+    """Does any tool-call-shaped object in this JSON value contain ``needle``?
+    (Anthropic's input_json_delta and Responses' argument deltas count too.)"""
+    if isinstance(node, dict):
+        shaped = node.get("type") in CALL_TYPES or "function" in node or node.get("type") in (
+            "input_json_delta", "response.function_call_arguments.delta", "response.function_call_arguments.done")
+        payload = [node.get(k) for k in PAYLOAD_KEYS if k in node]
+        if shaped and needle in orjson.dumps(payload).decode():
+            return True
+        return any(_carries_call(v, needle) for v in node.values())
+    if isinstance(node, list):
+        return any(_carries_call(v, needle) for v in node)
+    return False

@@ -485,8 +485,9 @@ class ResponsesStreamCodec(StreamCodec):
                     kind in ("response.output_item.added", "response.output_item.done")
                     and isinstance(obj.get("item"), dict) and obj["item"].get("type") in CALL_TYPES):
                 return [(ev, self._in_call(self._start(index, obj), kind, obj))]
-        elif kind in ("response.output_item.added", "response.output_item.done") \
-                and isinstance(obj.get("item"), dict) and obj["item"].get("type") in CALL_TYPES:
+        elif kind in _ARG_DELTAS or kind in _ARG_DONES or (
+                kind in ("response.output_item.added", "response.output_item.done")
+                and isinstance(obj.get("item"), dict) and obj["item"].get("type") in CALL_TYPES):
             raise StreamError(f"upstream sent {kind} for a tool call without an integer output_index")
         if kind == "response.output_text.delta":
             delta = obj.get("delta")
@@ -539,10 +540,11 @@ class ResponsesStreamCodec(StreamCodec):
     def _terminal(self, ev: _Parsed, obj: dict[str, Any]) -> list[Op]:
         if self._final_event is not None:
             raise StreamError(f"upstream sent {obj.get('type')} after the response had already ended")
+        resp = obj.get("response")
+        if not isinstance(resp, dict):
+            raise StreamError(f"upstream sent {obj.get('type')} without its response object")
         self.complete = True
         self._final_event = ev
-        resp = obj.get("response")
-        resp = resp if isinstance(resp, dict) else {}
         if isinstance(resp.get("model"), str):
             self.response.model = resp["model"]
         self.response.usage = _usage_of(resp.get("usage"))

@@ -29,7 +29,7 @@ __all__ = ["CodeFacts", "analyse"]
 MAX_CODE = 64 * 1024
 _MAX_ITEMS = 32
 
-_URL = re2.compile(r"""https?://[^\s'"`<>\\)\]}]+""")
+_URL = re2.compile(r"""https?://[^\s'"`<>\\)\]}{$]+""")
 _FETCH = re2.compile(
     r"urlopen|urlretrieve|urllib|requests\.(?:get|post|put|request|Session)|httpx\.|http\.client"
     r"|aiohttp|pycurl|wget\.download|https?\.(?:get|request)\(|\bfetch\(|axios|\bgot\(|node-fetch"
@@ -45,11 +45,11 @@ _PROC_EXEC = re2.compile(
     r"os\.system|os\.popen|subprocess|os\.exec[lv]|os\.spawn|pty\.spawn|child_process|execSync"
     r"|spawnSync|\bspawn\s*\(|execFile|\bsystem\s*\(|shell_exec|passthru|proc_open|\bpopen\s*\("
     r"|Kernel\.exec|IO\.popen|Open3|\bqx[{(/]|%x[{(]|Start-Process|\bexec\s*\(\s*['\"]/"
-    r"|`[^`\n]{1,200}`")
+    r"|`[^`\n]+`")
 _DECODE = re2.compile(
     r"b64decode|b32decode|b16decode|base64\.|fromhex|unhexlify|a2b_|decode\(\s*['\"](?:hex|rot13|rot_13"
     r"|base64)|codecs\.decode|zlib\.decompress|gzip\.decompress|lzma\.decompress|marshal\.loads|atob\("
-    r"|Buffer\.from\([^)]{0,300}['\"](?:base64|hex)|decode_base64|unpack\(\s*['\"][mH]|Base64\."
+    r"|Buffer\.from\([^)]*['\"](?:base64|hex)|decode_base64|unpack\(\s*['\"][mH]|Base64\."
     r"|base64_decode|gzinflate|str_rot13|FromBase64String|\[char\]\s*0x|String\.fromCharCode|chr\(")
 _SOCKET = re2.compile(
     r"socket\.socket|create_connection|socket\.connect|\bsocket\s*\(|IO::Socket|TCPSocket|net\.Socket"
@@ -64,15 +64,15 @@ _ENV_DUMP = re2.compile(
     r"\s*process\.env|Object\.(?:entries|keys|values)\(\s*process\.env|%ENV\b|ENV\.to_h|\bgetenv\(\)"
     r"|Get-ChildItem\s+env:|\bgci\s+env:|\bls\s+env:")
 _SEND = re2.compile(
-    r"requests\.(?:post|put|patch)|\.post\(|\.put\(|urlopen\([^)]{0,300}data|method\s*[:=]\s*['\"]"
+    r"requests\.(?:post|put|patch)|\.post\(|\.put\(|urlopen\([^)]*data|method\s*[:=]\s*['\"]"
     r"(?:POST|PUT)|\.send\(|sendall|\.write\(|http\.request|UploadString|UploadFile|UploadData"
     r"|-Method\s+(?:Post|Put)|\bfetch\(|smtplib|ftplib|paramiko|\.sendto\(|Net::HTTP\.post")
-_STRING = re2.compile(r"""'([^'\\\n]{1,4000})'|"([^"\\\n]{1,4000})\"""")
-_LIST = re2.compile(r"""\[\s*((?:['"][^'"\n]{0,400}['"]\s*,\s*){1,30}['"][^'"\n]{0,400}['"])\s*\]""")
-_ITEM = re2.compile(r"""['"]([^'"\n]{0,400})['"]""")
+_STRING = re2.compile(r"""'([^'\\\n]+)'|"([^"\\\n]+)\"""")
+_LIST = re2.compile(r"""\[\s*((?:['"][^'"\n]*['"]\s*,\s*)+['"][^'"\n]*['"])\s*\]""")
+_ITEM = re2.compile(r"""['"]([^'"\n]*)['"]""")
 _B64_LITERAL = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}")
 _HEX_LITERAL = re2.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}|(?:[0-9a-fA-F]{2}){8,}")
-_PATHISH = re2.compile(r"""['"]((?:~|/|\$HOME|\.)[^'"\s]{1,300})['"]|expanduser\(\s*['"]([^'"]{1,300})['"]""")
+_PATHISH = re2.compile(r"""['"]((?:~|/|\$HOME|\.)[^'"\s]+)['"]|expanduser\(\s*['"]([^'"]+)['"]""")
 
 
 @dataclass
@@ -92,7 +92,7 @@ class CodeFacts:
 
 def _looks_like_command(text: str) -> bool:
     t = text.strip()
-    return " " in t and not t.startswith(("http", "#", "%", "{")) and len(t) >= 4
+    return " " in t and not t.startswith(("http", "#", "%", "{")) and 4 <= len(t) <= 4096
 
 
 def analyse(code: str) -> CodeFacts:

@@ -96,9 +96,9 @@ def has_homoglyph(word: str) -> bool:
 
 # --- shell expansions a static parser leaves open ----------------------------------------
 
-_DEFAULT = re2.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([^{}$`'\"]{0,200})\}")
-_BRACE_WORD = re2.compile(r"[^\s'\"{}()|;&<>]{0,200}\{[^\s'\"{}()|;&<>]{0,400},[^\s'\"{}()|;&<>]{0,400}\}"
-                          r"[^\s'\"{}()|;&<>]{0,200}")
+_DEFAULT = re2.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([^{}$`'\"]*)\}")
+_BRACE_WORD = re2.compile(r"[^\s'\"{}()|;&<>]*\{[^\s'\"{}()|;&<>]*,[^\s'\"{}()|;&<>]*\}"
+                          r"[^\s'\"{}()|;&<>]*")
 _MAX_VARIANT = 64 * 1024
 _MAX_BRACE_ITEMS = 16
 

@@ -1,29 +1,26 @@
 """Typosquats: is a package name a lookalike of a popular one?
 
-``check(ecosystem, name)`` returns a :class:`Squat` when ``name`` is not itself popular
-but imitates a popular package of "pypi", "npm", "crates" or "go", else None.  Kinds:
+``check(ecosystem, name)`` returns a :class:`Squat` when ``name`` is not itself popular but
+imitates a popular package of "pypi", "npm", "crates" or "go", else None.  Kinds: ``homoglyph``
+(Cyrillic/Greek letters, zero-width characters, ``rn``/``m``, ``1``/``l``/``I``, ``0``/``o``),
+``scope`` (npm: ``@typess/node``, ``types-node``, ``types/node``, ``fake-timers`` for
+``@sinonjs/fake-timers``), ``separator`` (``-_.`` changed, added or dropped; PyPI and crates.io
+treat ``-``/``_``/``.`` variants as one package, so there only dropping counts),
+``transposition``, ``affix`` (``python-``, ``py``, ``-py``, ``-js``, ``node-``, ``-rs``, ``go-``
+added or removed; ``-dev``/``-lib``/``-sdk``/``-api``/``-cli``/``2``/``3`` added to a top-100
+name), ``edit`` (OSA distance 1, or 2 between names of 8+ characters) and ``combo`` (a top-500
+name plus generic words: ``requests-security``).
 
-* ``homoglyph``     lookalike characters: Cyrillic/Greek letters, zero-width characters,
-                    ``rn``/``m``, ``vv``/``w``, ``1``/``l``/``I``, ``0``/``o``
-* ``scope``         npm scope confusion: ``@typess/node``, ``types-node``, ``types/node``,
-                    ``plugin-react`` for ``@vitejs/plugin-react``
-* ``separator``     ``-`` ``_`` ``.`` changed, added or dropped (PyPI and crates.io treat
-                    ``-``/``_``/``.`` variants as one package, so there only dropping counts)
-* ``transposition`` two adjacent characters swapped
-* ``affix``         ``python-``/``py``/``-py``/``-js``/``node-``/``-rs``/``go-`` added or removed;
-                    ``-dev``/``-lib``/``-sdk``/``-api``/``-cli``/``2``/``3`` added to a top-500 name
-* ``edit``          OSA distance 1, or 2 between names of 8+ characters (see the limits below)
-* ``combo``         a top-500 name plus generic words: ``requests-security``
-
-Precision first: the limits below were set on a leave-one-out run (names ranked
-10,001-15,000 checked against the top 10,000; ``bench/typosquat.py``).  The most popular
-target wins.  The lists are package data from ``tools/build_popular.py``, loaded lazily once
-per ecosystem; lookups are dictionary probes (a pigeonhole index proposes distance-1/2
-candidates, rapidfuzz verifies them): a few microseconds per name.
+Precision first: limits set on a leave-one-out run (``bench/typosquat.py``).  Packages in an
+npm scope that owns popular packages, and a Go owner's own repositories, come from that owner:
+only typos count there.  The most popular target wins.  Lists: package data from
+``tools/build_popular.py``, loaded once per ecosystem; a lookup is a few dozen dictionary
+probes (a pigeonhole index proposes distance-1/2 candidates, rapidfuzz verifies them).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -44,10 +41,10 @@ D2_MIN_LEN = 8  # distance-2 edits only between names (parts) at least this long
 D2_MAX_RANK = 1000  # ...towards a name at least this popular
 DIGIT_MAX_RANK = 1000  # names differing only in digits (cupy-cuda11x / 12x) count only below this
 AFFIX_MAX_RANK = 5000  # python-X / X-js / pyX ...
-GENERIC_AFFIX_MAX_RANK = 500  # X-cli / X-sdk / X2 ... (added only)
+GENERIC_AFFIX_MAX_RANK = 100  # X-cli / X-sdk / X2 ... (added only: X-cli is often X's own CLI)
 COMBO_MAX_RANK = 500  # "popular + generic word" only for the very top
 SCOPE_MAX_RANK = 5000  # "@scope/pkg" installed unscoped as "scope-pkg"...
-SCOPELESS_MAX_RANK = 1000  # ...or as plain "pkg" (only names with a separator: "plugin-react")
+SCOPELESS_MAX_RANK = 1000  # ...or as plain "pkg" (only names with a separator: "fake-timers")
 FAMILY = 3  # ...unless that unscoped form follows a naming family (babel-*, koa-*) this big
 
 _AFFIXES = {  # (language prefixes, language suffixes): added or removed; on normalised names
@@ -56,17 +53,17 @@ _AFFIXES = {  # (language prefixes, language suffixes): added or removed; on nor
     "crates": (("rust_", "rs_", "rust"), ("_rs", "_rust", "rs")),
     "go": (("go-", "golang-", "go"), ("-go", "-golang", "go")),
 }
-_GENERIC_SUFFIXES = tuple(  # only added, and only to the top names
-    sep + w for sep in "-_." for w in ("dev", "lib", "sdk", "api", "cli", "2", "3")
-) + ("2", "3")
+_GENERIC_SUFFIXES = {"2", "3"} | {s + w for s in "-_." for w in ("dev", "lib", "sdk", "api", "cli", "2", "3")}
 _GENERIC = frozenset(
     "security secure safe safety fix fixed fixes patch patched hotfix update updated upgrade new latest"
-    " official free pro plus premium stable legacy enhanced improved full lts verified".split()
+    " official free pro plus premium stable legacy enhanced improved full lts".split()
 )
 _SEPS = frozenset("-_.")
 _PEP503 = re.compile(r"[-_.]+")
 _TOKENS = re.compile(r"[-_.]")
 _NODIGITS = re.compile(r"[0-9]")
+_CUT = re.compile(r"[\[\]=<>!~;@,(\s:]")  # where a PEP 508 / cargo requirement's name ends
+_JUNK = re.compile(r"[^A-Za-z0-9._\-@/\u0080-\U0010ffff]")  # ASCII no package name has (quotes, `)
 _ASCII_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("1", "l"), ("|", "l"), ("0", "o"))
 _LOOKALIKES = {  # non-ASCII characters that look like an ASCII letter (after NFKD)
     "a": "аАαΑɑ", "b": "вВьβΒ", "c": "сСϲς", "d": "ԁ", "e": "еЕεΕ", "g": "ɡ", "h": "һнНΗ",
@@ -100,28 +97,20 @@ def _skel(s: str) -> str:
 def _unconfuse(s: str) -> str:
     """Fold lookalike Unicode to ASCII: NFKD, drop marks and invisible characters, map letters."""
     s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
-    return s.translate(_UNCONFUSE)
+    return "".join(c for c in s if unicodedata.category(c) not in ("Mn", "Me", "Cf")).translate(_UNCONFUSE)
 
 
 def _swapped(a: str, b: str) -> bool:
     """a is b with two adjacent characters swapped."""
     if len(a) != len(b) or a == b:
         return False
-    i = 0
-    while a[i] == b[i]:
-        i += 1
+    i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
     return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
 
 
-def _strip(k: str, pre: tuple[str, ...], suf: tuple[str, ...]):
-    """k with one known prefix or suffix removed (only results that do not start/end in a separator)."""
-    for p in pre:
-        if k.startswith(p) and len(k) > len(p):
-            yield k[len(p):]
-    for s in suf:
-        if k.endswith(s) and len(k) > len(s):
-            yield k[: -len(s)]
+def _strip(k: str, pre: tuple[str, ...], suf: tuple[str, ...]) -> list[str]:
+    """k with one of the given prefixes or suffixes removed."""
+    return [k[len(p):] for p in pre if k.startswith(p)] + [k[: -len(s)] for s in suf if k.endswith(s)]
 
 
 def _combo(a: str, b: str) -> bool:
@@ -132,18 +121,12 @@ def _combo(a: str, b: str) -> bool:
         rest = a[: -len(b) - 1]
     else:
         return False
-    words = _TOKENS.split(rest)
-    return all(w in _GENERIC for w in words)
+    return all(w in _GENERIC for w in _TOKENS.split(rest))
 
 
 def _is_edit(a: str, b: str, r: int) -> bool:
-    """a is an edit of b within the length and popularity limits.
-
-    Limits apply to the part that differs: ``django-cms`` / ``django-csp`` differ in a
-    3-letter word, which is as ambiguous as a 3-letter name.  Names that differ only in
-    digits (``pymorphy2`` / ``pymorphy3``, ``cupy-cuda11x`` / ``cupy-cuda12x``) are version
-    families, not typos, unless the popular one is at the very top.
-    """
+    """a is an edit of b within the limits, applied to the differing word (``django-cms`` /
+    ``django-csp``: 3 letters); digit-only differences (``pymorphy2``/``3``) are version families."""
     if len(b) <= SHORT or abs(len(a) - len(b)) > 2:
         return False
     d = OSA.distance(a, b, score_cutoff=2)
@@ -161,63 +144,56 @@ def _is_edit(a: str, b: str, r: int) -> bool:
     return min(len(a), len(b)) >= D2_MIN_LEN and r <= D2_MAX_RANK
 
 
-def _kind(a: str, a_skel: str, b: str, r: int, pre, suf, affix: bool = True) -> str | None:
-    """How candidate a (normalised; a_skel its lookalike skeleton) imitates popular b of rank r."""
+def _kind(a: str, a_sep: str, a_skel: str, b: str, r: int, pre, suf, affix: bool = True) -> str | None:
+    """How candidate a (normalised, a_sep/a_skel precomputed) imitates popular b of rank r."""
+    lb = len(b)
     if a == b:
         return None
-    lb = len(b)
-    if lb >= SHORT and _sepless(a) == _sepless(b):
+    if lb >= SHORT and a_sep == _sepless(b):
         return "separator"
     if lb >= 3 and _swapped(a, b):
         return "transposition"
     if a_skel == _skel(b):
         return "homoglyph"
+    if affix and lb >= 4:
+        if r <= AFFIX_MAX_RANK and (b in _strip(a, pre, suf) or a in _strip(b, pre, suf)):
+            return "affix"
+        if r <= GENERIC_AFFIX_MAX_RANK and a.startswith(b) and a[lb:] in _GENERIC_SUFFIXES:
+            return "affix"
     if _is_edit(a, b, r):
         return "edit"
-    if not affix or lb < 4:
-        return None
-    if r <= AFFIX_MAX_RANK and (b in _strip(a, pre, suf) or a in _strip(b, pre, suf)):
-        return "affix"
-    if r <= GENERIC_AFFIX_MAX_RANK and a.startswith(b) and a[len(b):] in _GENERIC_SUFFIXES:
-        return "affix"
-    if r <= COMBO_MAX_RANK and _combo(a, b):
-        return "combo"
-    return None
+    return "combo" if affix and r <= COMBO_MAX_RANK and _combo(a, b) else None
 
 
 def _clean(eco: str, name: str) -> str:
     """The bare package name from an install argument: no version, extras, markers or alias."""
     s = name.strip().strip("'\"")
+    if "://" in s or s.startswith(("git+", "file:", "github:")):
+        return ""
     if eco == "npm":
-        if "@npm:" in s:
-            s = s.split("@npm:", 1)[1]
+        s = s.split("@npm:", 1)[-1]
         at = s.find("@", 1)
         s = s[:at] if at > 0 else s
     elif eco == "go":
-        s = s.split("@", 1)[0].removeprefix("https://").removeprefix("http://").removesuffix("/...")
-        s = s.rstrip("/").removesuffix(".git")
-    else:  # pypi and crates: PEP 508 requirement / `cargo add name@1` / `name = "1"`
-        for i, c in enumerate(s):
-            if c in "[]=<>!~;@,( \t:":
-                s = s[:i]
-                break
-    if not s or "://" in s or s[0] in "./~" or s.startswith(("git+", "file:", "github:")):
-        return ""
-    return s.split()[0]
+        s = s.split("@", 1)[0].removesuffix("/...").rstrip("/").removesuffix(".git")
+    elif m := _CUT.search(s):  # pypi, crates: `requests[socks]==2`, `serde@1`, `serde = "1"`
+        s = s[: m.start()]
+    return "" if not s or s[0] in "./~" else _JUNK.split(s, 1)[0]
 
 
 class _Index:
-    """Popular names of one ecosystem and the lookup structures built from them."""
+    """Popular names of one ecosystem (pypi, npm, crates) and lookup structures built from them."""
 
     def __init__(self, eco: str, names: list[str]):
         self.eco, self.names = eco, names
         self.pre, self.suf = _AFFIXES[eco]
+        self.keys = [self.norm(n) for n in names]
         self.rank: dict[str, int] = {}
-        for r, n in enumerate(names, 1):
-            self.rank.setdefault(self.norm(n), r)
-        self.sepless: dict[str, int] = {}
-        self.skel: dict[str, int] = {}
-        self.affix_of: dict[str, int] = {}  # popular name with its affix removed -> rank
+        for r, k in enumerate(self.keys, 1):
+            self.rank.setdefault(k, r)
+        self.sepless: dict[str, int] = {}  # separators dropped -> rank (names that have one)
+        self.skel: dict[str, int] = {}  # lookalike skeleton -> rank (names that have one)
+        self.affix_of: dict[str, int] = {}  # popular name with a language affix removed -> rank
         self.d1: dict[int, tuple[dict, dict]] = {}  # len -> (first half -> ranks, second half -> ranks)
         self.d2: dict[int, tuple[dict, dict, dict]] = {}  # len -> thirds -> ranks
         self.scopes: set[str] = set()  # npm scopes that own a popular package
@@ -233,21 +209,22 @@ class _Index:
                 if r <= SCOPE_MAX_RANK:
                     self.unscoped.setdefault(_sepless(scope + pkg), r)
                     if r <= SCOPELESS_MAX_RANK and _TOKENS.search(pkg) and scope != "types":
-                        self.scopeless.setdefault(pkg, r)  # "plugin-react", not "core"
+                        self.scopeless.setdefault(pkg, r)
                 continue
             w = _TOKENS.split(k, 1)[0]
             self.family[w] = self.family.get(w, 0) + 1
-            self.sepless.setdefault(_sepless(k), r)
-            self.skel.setdefault(_skel(k), r)
-            for s in _strip(k, self.pre, self.suf):
-                if len(s) >= 4 and s[0] not in _SEPS and s[-1] not in _SEPS and s not in self.rank:
-                    self.affix_of.setdefault(s, r)
+            if (x := _sepless(k)) != k:
+                self.sepless.setdefault(x, r)
+            if (x := _skel(k)) != k:
+                self.skel.setdefault(x, r)
+            for x in _strip(k, self.pre, self.suf):
+                if len(x) >= 4 and x[0] not in _SEPS and x[-1] not in _SEPS and x not in self.rank:
+                    self.affix_of.setdefault(x, r)
             m = len(k)
-            if m > SHORT and r <= D1_MAX_RANK:
-                h = m // 2
+            if m > SHORT:
                 t = self.d1.setdefault(m, ({}, {}))
-                t[0].setdefault(k[:h], []).append(r)
-                t[1].setdefault(k[h:], []).append(r)
+                t[0].setdefault(k[: m // 2], []).append(r)
+                t[1].setdefault(k[m // 2:], []).append(r)
             if m >= D2_MIN_LEN and r <= D2_MAX_RANK:
                 p1, p2 = m // 3, 2 * m // 3
                 t3 = self.d2.setdefault(m, ({}, {}, {}))
@@ -255,38 +232,31 @@ class _Index:
                     t3[j].setdefault(piece, []).append(r)
 
     def norm(self, s: str) -> str:
-        if self.eco == "pypi":
-            return _PEP503.sub("-", s).lower()
-        if self.eco == "crates":
-            return s.lower().replace("-", "_")
-        return s.lower()
+        s = s.lower()
+        return _PEP503.sub("-", s) if self.eco == "pypi" else s.replace("-", "_") if self.eco == "crates" else s
 
     def lookup(self, name: str) -> int | None:
         return self.rank.get(self.norm(name))
 
-    def _near(self, a: str) -> set[int]:
-        """Ranks of popular names that may be within distance 2 of a (a superset; verified later)."""
-        L, rank = len(a), self.rank
-        out: set[int] = set()
-        for s in (self.sepless.get(_sepless(a)), self.skel.get(_skel(a)), self.affix_of.get(a)):
-            if s:
-                out.add(s)
-        for i in range(L - 1):  # transpositions (also those that break both halves below)
-            if a[i] != a[i + 1] and (r := rank.get(a[:i] + a[i + 1] + a[i] + a[i + 2:])):
-                out.add(r)
-        for s in _strip(a, self.pre, self.suf + _GENERIC_SUFFIXES):
-            if r := rank.get(s):
-                out.add(r)
-        for i, c in enumerate(a):
+    def _near(self, a: str, a_sep: str, a_skel: str) -> list[int]:
+        """Ranks of popular names a may imitate: a superset, sorted; _kind decides."""
+        L, get = len(a), self.rank.get
+        out = {self.sepless.get(a_sep), get(a_sep), self.skel.get(a_skel), get(a_skel)}
+        out.add(self.affix_of.get(a))
+        # transpositions: the distance-1 index below finds all but those across its halves
+        for i in range(L - 1) if L <= SHORT + 1 else (L // 2 - 1,):
+            out.add(get(a[:i] + a[i + 1] + a[i] + a[i + 2:]))
+        out.update(map(get, _strip(a, self.pre, self.suf)))  # a language affix added
+        if a[-1:] in "23":
+            out.add(get(a[:-1].rstrip("-_.")))
+        for i, c in enumerate(a):  # generic suffixes and combos: a popular name on either side
             if c in _SEPS:
-                for part in (a[:i], a[i + 1:]):
-                    if (r := rank.get(part)) and r <= COMBO_MAX_RANK:
-                        out.add(r)
+                out.add(get(a[:i]))
+                out.add(get(a[i + 1:]))
         for m in (L - 1, L, L + 1):  # distance 1: one of the two halves is intact
             if t := self.d1.get(m):
-                h = m // 2
-                out.update(t[0].get(a[:h], ()))
-                out.update(t[1].get(a[L - (m - h):], ()))
+                out.update(t[0].get(a[: m // 2], ()))
+                out.update(t[1].get(a[L - (m - m // 2):], ()))
         if L >= D2_MIN_LEN:  # distance 2: one of the three thirds is intact
             for m in range(L - 2, L + 3):
                 if t3 := self.d2.get(m):
@@ -295,7 +265,8 @@ class _Index:
                     out.update(t3[2].get(a[L - (m - p2):], ()))
                     for dl in (-1, 0, 1):
                         out.update(t3[1].get(a[p1 + dl:p2 + dl], ()))
-        return out
+        out.discard(None)
+        return sorted(out)
 
     def _scope(self, a: str) -> tuple[int | None, bool]:
         """npm scope confusion: (rank of the imitated "@scope/pkg" or None, whether to stop here)."""
@@ -303,16 +274,16 @@ class _Index:
             scope, _, pkg = a[1:].partition("/")
             if scope in self.scopes:  # a scope that owns popular packages: its owner published it
                 return None, True
-            best = None
-            for s2, r in self.scoped.get(pkg, ()):
+            for s2, r in self.scoped.get(pkg, ()):  # in rank order
                 ls = len(s2)
-                close = _sepless(scope) == _sepless(s2) or _swapped(scope, s2) or _skel(scope) == _skel(s2)
+                close = (_sepless(scope) == _sepless(s2) or _swapped(scope, s2)
+                         or _skel(scope) == _skel(s2))
                 if not close and abs(len(scope) - ls) <= 2:
                     d = OSA.distance(scope, s2, score_cutoff=2)
                     close = (d == 1 and ls > SHORT) or (d == 2 and ls >= D2_MIN_LEN)
-                if close and (best is None or r < best):
-                    best = r
-            return best, True
+                if close:
+                    return r, True
+            return None, True
         u = a.lstrip("@")
         if "/" in u:  # `npm install types/node` is GitHub shorthand for the repo types/node
             return self.unscoped.get(_sepless(u.replace("/", ""))), False
@@ -326,28 +297,26 @@ class _Index:
     def find(self, text: str) -> tuple[int, str] | None:
         """(rank, kind) of the most popular name that text imitates."""
         a = self.norm(text)
-        a_skel = _skel(self.norm(text.replace("I", "l")))
         if self.eco == "npm":
             r, stop = self._scope(a)
-            if r:
-                return r, "scope"
-            if stop:
-                return None
-        for r in sorted(self._near(a)):
-            k = self.norm(self.names[r - 1])
-            if not k.startswith("@") and (kind := _kind(a, a_skel, k, r, self.pre, self.suf)):
+            if r or stop:
+                return (r, "scope") if r else None
+        a_sep, a_skel = _sepless(a), _skel(self.norm(text.replace("I", "l")))
+        for r in self._near(a, a_sep, a_skel):
+            k = self.keys[r - 1]
+            if k[0] != "@" and (kind := _kind(a, a_sep, a_skel, k, r, self.pre, self.suf)):
                 return r, kind
         return None
 
 
 def _go_comps(path: str) -> tuple[str, ...]:
-    """Path components of a Go module path, lowercased, major-version suffixes (/v2) dropped."""
+    """Components of a Go module path, lowercased, major-version suffixes (/v2) dropped."""
     cs = [c for c in path.lower().split("/") if c]
     return tuple(c for i, c in enumerate(cs) if i < 2 or not (c[:1] == "v" and c[1:].isdigit()))
 
 
 class _GoIndex:
-    """Go module paths compared component by component: exactly one component may differ."""
+    """Go module paths, compared component by component: exactly one component may differ."""
 
     def __init__(self, names: list[str]):
         self.names = names
@@ -355,30 +324,24 @@ class _GoIndex:
         self.rank: dict[tuple[str, ...], int] = {}
         for r, n in enumerate(names, 1):
             self.rank.setdefault(_go_comps(n), r)
-        self.by: dict[tuple, list[tuple[str, int]]] = {}  # (len, i, other components) -> [(component i, rank)]
+        self.by: dict[tuple, list[tuple[str, int]]] = {}  # (len, i, the others) -> [(component i, rank)]
         for c, r in self.rank.items():
             for i in range(len(c)):
                 self.by.setdefault((len(c), i, c[:i] + c[i + 1:]), []).append((c[i], r))
         self.lens = sorted({len(c) for c in self.rank}, reverse=True)
 
     def lookup(self, name: str) -> int | None:
-        c = _go_comps(name)
-        for k in range(len(c), 1, -1):  # a package inside a popular module is that module
-            if r := self.rank.get(c[:k]):
-                return r
-        return None
+        c = _go_comps(name)  # a package inside a popular module is that module
+        return next((self.rank[c[:k]] for k in range(len(c), 1, -1) if c[:k] in self.rank), None)
 
     def find(self, text: str) -> tuple[int, str] | None:
-        c = _go_comps(text)
-        best: tuple[int, str] | None = None
+        c, best = _go_comps(text), None
         for k in self.lens:
-            if k > len(c):
-                continue
             p = c[:k]
-            for i in range(k):
+            for i in range(k if k <= len(c) else 0):
                 for comp, r in self.by.get((k, i, p[:i] + p[i + 1:]), ()):
-                    # the owner's own repositories are only typos, not affixed/combined names
-                    kind = _kind(p[i], _skel(p[i]), comp, r, self.pre, self.suf, affix=i < 2)
+                    # the owner's own repositories (i >= 2) can only be typos, not affixes/combos
+                    kind = _kind(p[i], _sepless(p[i]), _skel(p[i]), comp, r, self.pre, self.suf, i < 2)
                     if kind and (best is None or r < best[0]):
                         best = (r, kind)
         return best
@@ -405,8 +368,7 @@ def _index(eco: str) -> _Index | _GoIndex | None:
 
 def rank(ecosystem: str, name: str) -> int | None:
     """1-based popularity rank of name in ecosystem (normalised for it), or None if not listed."""
-    idx = _index(ecosystem)
-    s = _clean(ecosystem, name) if idx else ""
+    s = _clean(ecosystem, name) if (idx := _index(ecosystem)) else ""
     return idx.lookup(s) if s else None
 
 
@@ -414,10 +376,10 @@ def popular(ecosystem: str, name: str) -> bool:
     return rank(ecosystem, name) is not None
 
 
+@functools.lru_cache(maxsize=8192)  # agents install the same few names again and again
 def check(ecosystem: str, name: str) -> Squat | None:
-    """The popular package that name imitates, or None (also for popular names and unknown ecosystems)."""
-    idx = _index(ecosystem)
-    raw = _clean(ecosystem, name) if idx else ""
+    """The popular package that name imitates, or None (also for popular names, unknown ecosystems)."""
+    raw = _clean(ecosystem, name) if (idx := _index(ecosystem)) else ""
     if not raw:
         return None
     text, hidden = raw, not raw.isascii()
@@ -427,17 +389,10 @@ def check(ecosystem: str, name: str) -> Squat | None:
             return None
     elif idx.lookup(raw) is not None:
         return None
-    if hidden and (r := idx.lookup(text)) is not None:
-        found: tuple[int, str] | None = (r, "homoglyph")
-    else:
-        found = idx.find(text)
+    found = (r, "homoglyph") if hidden and (r := idx.lookup(text)) is not None else idx.find(text)
     if found is None:
         return None
-    r, kind = found
-    target = idx.names[r - 1]
-    if ecosystem == "go":
-        t = _go_comps(target)
-        dist = OSA.distance("/".join(_go_comps(raw)[: len(t)]), "/".join(t))
-    else:
-        dist = OSA.distance(idx.norm(raw), idx.norm(target))
-    return Squat(ecosystem, raw, target, "homoglyph" if hidden else kind, dist)
+    target = idx.names[found[0] - 1]
+    t = _go_comps(target) if ecosystem == "go" else ()
+    a, b = ("/".join(_go_comps(raw)[: len(t)]), "/".join(t)) if t else (idx.norm(raw), idx.norm(target))
+    return Squat(ecosystem, raw, target, "homoglyph" if hidden else found[1], OSA.distance(a, b))

@@ -1,0 +1,207 @@
+"""What the conversation names: URLs, hosts, code-host owners and repositories,
+package names, and the text itself.
+
+A URL, host, owner, package or literal is *grounded* when the conversation names
+it before the model does: in a user, system or developer message, or in an
+earlier tool result (the output of a command, a file the agent read).  The
+model's own earlier messages do not count, and neither does a tool result that
+only repeats what the model wrote first (``echo reqeusts`` cannot launder a
+name into the conversation).  The policy can trust things in addition.
+
+Matching is exact and by the unit of trust: the full URL; on shared hosts the
+owner and repository (``github.com/owner/repo``, with ``raw.githubusercontent.com``
+and ``codeload.github.com`` mapped to it); elsewhere the host (named in a URL, or
+as a bare host name that is not a file name such as ``setup.sh``).
+
+:func:`grounding_for` builds this once per request object (cached), from text
+cut to bounded sizes, with RE2 patterns (linear time).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import re2
+from rapidfuzz.distance import DamerauLevenshtein
+
+from relayguard.exchange import Request
+from relayguard.screen.installs import normalise_name
+from relayguard.screen.normalise import skeleton, strip_invisible
+from relayguard.screen.urls import code_host_key, owner_key, split_url
+
+__all__ = ["Grounding", "grounding_for", "grounding_from_texts"]
+
+MAX_MESSAGE = 256 * 1024
+MAX_TOTAL = 2 * 1024 * 1024
+MAX_TOKENS = 200_000
+_SOURCE_ROLES = frozenset({"user", "system", "developer", "tool"})
+
+_URL = re2.compile(r"""(?:https?|git\+https?|ssh|git)://[^\s'"<>`)\]}\\]+|git@[A-Za-z0-9.-]+:[^\s'"<>`]+""")
+_HOST = re2.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,30}(?:/[\w.~-]+){0,3}")
+_TOKEN = re2.compile(r"(?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.+-]*(?:/[\w.+-]+)*")
+# TLDs that are also common file extensions: `setup.sh`, `main.rs`, `README.md` are files.
+_FILE_TLDS = frozenset("""
+sh py rs md pl pm so in cc ac am la mk tf sv st ps ai zip mov run build app ml sc ms lo
+sql cfg ini log txt yml yaml json toml lock bak tmp old orig out go rb ts js jsx tsx java kt
+c h hpp cpp cs php lua r jl ex exs erl hs scala swift dart vue css html htm xml csv tsv
+""".split())
+
+
+class Grounding:
+    def __init__(self) -> None:
+        self.urls: set[str] = set()
+        self.keys: set[str] = set()  # owner keys on shared hosts, and host/owner prefixes
+        self.hosts: set[str] = set()
+        self.tokens: set[str] = set()
+        self.texts: list[str] = []
+        self._by_len: dict[int, list[str]] | None = None
+
+    # -- questions ------------------------------------------------------------------------
+    def url(self, text: str) -> bool:
+        """Is this URL grounded (exactly, by owner/repository, or by host)?"""
+        t = text.strip().rstrip("/")
+        if t in self.urls or t.removeprefix("git+") in self.urls:
+            return True
+        u = split_url(t)
+        if u.host is None:
+            return False
+        key = code_host_key(t)
+        if key is not None:
+            return not key.endswith("?") and key.lower() in self.keys
+        return u.host in self.hosts
+
+    def owner(self, text: str) -> bool:
+        """Is the owner (not necessarily the repository) of this URL named?"""
+        key = code_host_key(text)
+        if key is None:
+            return self.url(text)
+        return "/".join(key.lower().split("/")[:2]) in self.keys
+
+    def package(self, ecosystem: str, name: str) -> bool:
+        n = normalise_name(ecosystem, name).lower()
+        return n in self.tokens or name.lower() in self.tokens
+
+    def literal(self, text: str) -> bool:
+        """Does the conversation contain ``text`` verbatim (for payloads, keys)?"""
+        t = text.strip()
+        return len(t) >= 8 and any(t in s for s in self.texts)
+
+    def near_package(self, ecosystem: str, name: str) -> str | None:
+        """A package-like name the conversation uses that ``name`` is one or two
+        edits away from (typing distance), or None."""
+        n = normalise_name(ecosystem, name).lower()
+        if len(n) < 4:
+            return None
+        if self._by_len is None:
+            by: dict[int, list[str]] = {}
+            for tok in self.tokens:
+                if 4 <= len(tok) <= 64 and "/" not in tok:
+                    by.setdefault(len(tok), []).append(tok)
+            self._by_len = by
+        limit = 1 if len(n) <= 7 else 2
+        best: tuple[int, str] | None = None
+        for length in range(len(n) - limit, len(n) + limit + 1):
+            for tok in self._by_len.get(length, ()):
+                if tok == n:
+                    return None
+                d = DamerauLevenshtein.distance(n, tok, score_cutoff=limit)
+                if d <= limit and tok[0] == n[0] or d <= limit and d == 1:
+                    if best is None or d < best[0]:
+                        best = (d, tok)
+        return best[1] if best else None
+
+    # -- building -------------------------------------------------------------------------
+    def _add(self, text: str, exclude: Grounding | None) -> None:
+        text, _ = strip_invisible(text)
+        self.texts.append(text)
+        low = text.lower()
+        for m in _URL.finditer(text):
+            url = m.group(0).rstrip(".,;:!?'\"")
+            self._add_url(url, exclude)
+        if len(self.tokens) < MAX_TOKENS:
+            for m in _HOST.finditer(low):
+                hostpath = m.group(0)
+                host = hostpath.split("/", 1)[0]
+                tld = host.rsplit(".", 1)[-1]
+                if "/" in hostpath:
+                    self._add_url("https://" + hostpath, exclude)
+                elif tld not in _FILE_TLDS and (exclude is None or host not in exclude.hosts):
+                    self.hosts.add(host)
+            for m in _TOKEN.finditer(low):
+                tok = m.group(0).rstrip(".-+")
+                if exclude is not None and tok in exclude.tokens:
+                    continue
+                self._add_token(tok)
+
+    def _add_token(self, tok: str) -> None:
+        if not tok:
+            return
+        self.tokens.add(tok)
+        if "/" in tok and not tok.startswith("@"):
+            for part in tok.split("/"):
+                if part:
+                    self.tokens.add(part)
+        norm = normalise_name("pypi", tok) if "/" not in tok else tok
+        self.tokens.add(norm)
+        if not tok.isascii():
+            self.tokens.add(skeleton(tok))
+
+    def _add_url(self, url: str, exclude: Grounding | None) -> None:
+        if exclude is not None and (url in exclude.urls or exclude.url(url)):
+            return
+        self.urls.add(url.rstrip("/"))
+        u = split_url(url)
+        if u.host is None:
+            return
+        key = code_host_key(url)
+        if key is not None and not key.endswith("?"):
+            parts = key.lower().split("/")
+            for k in range(2, len(parts) + 1):
+                self.keys.add("/".join(parts[:k]))
+        elif key is None:
+            self.hosts.add(u.host)
+        key = owner_key(url)
+        if key and "/" in key:
+            # go modules and npm github shorthands name repositories by path
+            self._add_token(key.lower())
+
+
+def grounding_from_texts(messages: list[tuple[str, str]]) -> Grounding:
+    """Grounding from (role, text) pairs in conversation order."""
+    g = Grounding()
+    model = Grounding()  # what the model said first
+    total = 0
+    for role, text in messages:
+        if not isinstance(text, str) or not text:
+            continue
+        text = text[:MAX_MESSAGE]
+        total += len(text)
+        if total > MAX_TOTAL:
+            break
+        if role == "assistant":
+            model._add(text, None)
+        elif role in _SOURCE_ROLES:
+            g._add(text, model if role == "tool" else None)
+    return g
+
+
+_cache: OrderedDict[int, tuple[Request, Grounding]] = OrderedDict()
+_lock = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def grounding_for(request: Request) -> Grounding:
+    """The grounding of a request, built once per request object."""
+    key = id(request)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is request:
+            _cache.move_to_end(key)
+            return hit[1]
+    g = grounding_from_texts([(m.role, m.text) for m in request.conversation()])
+    with _lock:
+        _cache[key] = (request, g)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return g
