@@ -290,10 +290,10 @@ def row_context(rng: random.Random, row: dict[str, Any], mode: str | None = None
     subjects = bool(pkgs or inst or apt or (cat in ("curl_download",) and url_of(cmd)))
     if mode is None:
         mode = weighted(rng, MENTION_MODES) if subjects else "n/a"
-    named = _mention(rng, mode, project, history, pkgs, inst, apt, cmd) if subjects else []
-    if mode == "task" and named:
+    named, used = _mention(rng, mode, project, history, pkgs, inst, apt, cmd) if subjects else ([], mode)
+    if used == "task" and named:
         task = _task_with(rng, task, named, inst)
-    return RowContext(project, task, history, mode, named, pkgs, inst)
+    return RowContext(project, task, history, used, named, pkgs, inst)
 
 
 def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -318,8 +318,22 @@ def wrap_row(seed: int, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mention(rng: random.Random, mode: str, p: Project, history: list[Step | Turn], pkgs: list[tuple[str, str, str]],
-             inst: Installer | None, apt: list[str], cmd: str) -> list[str]:
-    """Put some of what the command uses into the context; returns what was named."""
+             inst: Installer | None, apt: list[str], cmd: str) -> tuple[list[str], str]:
+    """Put some of what the command uses into the context; returns (what was named, how)."""
+    return _mention_as(rng, mode, p, history, pkgs, inst, apt, cmd)
+
+
+def _mention_as(rng: random.Random, mode: str, p: Project, history: list[Step | Turn],
+                pkgs: list[tuple[str, str, str]], inst: Installer | None, apt: list[str], cmd: str
+                ) -> tuple[list[str], str]:
+    named = _mention_names(rng, mode, p, history, pkgs, inst, apt, cmd)
+    if isinstance(named, tuple):
+        return named
+    return named, mode
+
+
+def _mention_names(rng: random.Random, mode: str, p: Project, history: list[Step | Turn],
+                   pkgs: list[tuple[str, str, str]], inst: Installer | None, apt: list[str], cmd: str):
     if mode in ("none", "n/a"):
         return []
     names = [n for _, _, n in pkgs]
@@ -374,7 +388,7 @@ def _mention(rng: random.Random, mode: str, p: Project, history: list[Step | Tur
         _rewrite_manifest(p, rng, subset)
         place(history, manifest_step(p, rng), rng)
         return subset
-    return _mention(rng, "task", p, history, pkgs, inst, apt, cmd)
+    return _mention_as(rng, "task", p, history, pkgs, inst, apt, cmd)
 
 
 def _rewrite_manifest(p: Project, rng: random.Random, extra: list[str]) -> None:

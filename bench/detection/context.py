@@ -44,15 +44,32 @@ def _cwd(rng: random.Random, name: str) -> str:
         (f"/home/{pick(rng, _USERS)}/{name}", 2)))
 
 
+TYPICAL_DEPS = {
+    "python": ("requests", "numpy", "pandas", "flask", "fastapi", "uvicorn", "pydantic", "sqlalchemy", "pytest",
+               "click", "rich", "httpx", "python-dotenv", "pyyaml", "boto3", "redis", "celery", "django", "scipy",
+               "matplotlib", "scikit-learn", "jinja2", "alembic", "psycopg2-binary", "tqdm", "loguru", "typer",
+               "aiohttp", "openai", "tenacity", "orjson", "black", "ruff", "mypy", "pytest-cov", "structlog",
+               "gunicorn", "beautifulsoup4", "lxml", "pillow", "torch", "transformers", "polars", "pyarrow"),
+    "node": ("express", "react", "react-dom", "axios", "lodash", "zod", "dotenv", "typescript", "vite", "vitest",
+             "eslint", "prettier", "jest", "next", "pg", "mongoose", "dayjs", "uuid", "chalk", "commander", "cors",
+             "jsonwebtoken", "bcrypt", "socket.io", "@types/node", "tailwindcss", "winston", "pino", "nodemon",
+             "ts-node", "prisma", "@prisma/client", "redis", "ioredis", "helmet", "morgan", "yargs", "date-fns"),
+    "ruby": ("rails", "puma", "pg", "sidekiq", "devise", "rspec-rails", "rubocop", "faraday", "pry", "dotenv",
+             "jwt", "redis", "bootsnap", "sprockets", "kaminari"),
+}
+
+
 def _default_deps(rng: random.Random, lang: str, exclude: set[str]) -> list[str]:
     eco = ECO_OF_LANG.get(lang)
     if not eco:
         return []
-    pool = [n for n in pk.simple_popular(eco, 400 if eco in ("pypi", "npm") else 200) if n not in exclude]
     if eco == "go":
-        pool = [n for n in pk.GO_MODULES if n not in exclude]
-    if eco == "crates":
-        pool = [n for n in pk.CRATES if n not in exclude]
+        pool = list(pk.GO_MODULES)
+    elif eco == "crates":
+        pool = list(pk.CRATES)
+    else:
+        pool = list(TYPICAL_DEPS[lang])
+    pool = [n for n in pool if n not in exclude]
     return rng.sample(pool, min(len(pool), rng.randint(2, 7)))
 
 

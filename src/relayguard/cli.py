@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Sequence
 
-from relayguard.errors import ConfigError
+from relayguard.errors import ConfigError, RelayguardError
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("guard", help="local proxy in front of an untrusted router")
     _server_args(p)
     _proxy_args(p)
-    p.add_argument("--policy", help="policy file (TOML) to change the installer allowlist")
+    p.add_argument("--policy", help="screening policy file (TOML, see docs/policy.md): trusted hosts, "
+                                     "indexes and owners, package allow/deny lists, per-rule actions")
     p.add_argument("--no-vault", action="store_true",
                    help="do not replace secrets in requests with placeholders (vaulting is on by default)")
     p.add_argument("--vault-dir", help="where the encrypted vault and its key live "
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                                           "never against keys the upstream serves")
     p.add_argument("--require-envelope", action="store_true",
                    help="block tool calls of responses without a valid signed envelope (needs --trust-keyset)")
+
+    p.add_argument("--log", help="transparency log file (SQLite; default: guard-log.sqlite in the user data "
+                                 "directory)")
+    p.add_argument("--no-log", action="store_true", help="do not keep a transparency log")
 
     p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
     _server_args(p)
@@ -87,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path", nargs="?", default="-", help="input file, or - for standard input (default)")
     secrets_sub.add_parser("kinds", help="list the kinds of secret the detector knows")
 
+    from relayguard import logcmd
+
+    logcmd.add_parser(sub)
+
     p = sub.add_parser("demo", help="show each attack with and without the guard (no keys, no network)")
     return parser
 
@@ -95,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except ConfigError as exc:
+    except RelayguardError as exc:  # ConfigError and the other readable errors: no traceback
         print(f"relayguard: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -137,7 +146,13 @@ def _run(args: argparse.Namespace) -> int:
             pipeline = guard_pipeline(options)
         except ValueError as exc:  # e.g. an unknown secret kind in --vault-allow
             raise ConfigError(str(exc)) from None
-        app = _proxy(args, pipeline)
+        log = None
+        if not args.no_log:
+            from relayguard.logcmd import default_path
+            from relayguard.translog import TransparencyLog
+
+            log = TransparencyLog.open(args.log or default_path())
+        app = _proxy(args, pipeline, log=log)
         return serve(app, args.host, args.port, f"relayguard guard: forwarding to {app.upstream.base_url}")
     if args.command == "redteam":
         return _redteam(args)
@@ -158,6 +173,10 @@ def _run(args: argparse.Namespace) -> int:
         from relayguard.vault.scan import run_scan
 
         return run_scan(args.path)
+    if args.command == "log":
+        from relayguard import logcmd
+
+        return logcmd.run(args)
     if args.command == "demo":
         from relayguard.demo import run_demo
 
@@ -166,14 +185,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True,  # type: ignore[no-untyped-def]
-           strip_envelope: bool = False):
+           strip_envelope: bool = False, log=None):
     from relayguard.server import ProxyApp, ProxySettings
 
     try:
         settings = ProxySettings(upstream=args.upstream, max_body=args.max_body, read_timeout=args.timeout,
                                  connect_timeout=args.connect_timeout, verdict_header=verdict_header,
                                  strip_envelope=strip_envelope)
-        return ProxyApp(settings, pipeline)
+        return ProxyApp(settings, pipeline, log)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -73,7 +73,10 @@ def run_demo() -> int:
     print("relayguard demo: an agent with auto-approve on, behind a malicious router.", flush=True)
     print("Without the guard the agent runs what the router sends; with it, the guard judges every tool call.\n")
     blocked = 0
-    with procs.start("mock-provider") as mock:
+    # The demo's vault, keys and log live in a scratch directory, not the user's.
+    scratch = tempfile.TemporaryDirectory(prefix="relayguard-demo-")
+    os.environ["XDG_DATA_HOME"] = scratch.name
+    with scratch, procs.start("mock-provider") as mock:
         for scenario in SCENARIOS:
             args = ("redteam", "--upstream", mock.url, "--attack", scenario.attack, *scenario.flags)
             # Two routers, so each path sees the same request count (AC-1.b counts calls).

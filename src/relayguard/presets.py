@@ -22,10 +22,15 @@ class GuardOptions:
 def guard_inspectors(options: GuardOptions = GuardOptions(), with_vault: bool = True) -> list[Inspector]:
     """The guard's inspectors, in order.  The vault restores placeholders first,
     so every later inspector judges the command the agent will really run.
-    `relayguard check` uses the same list without the vault (it has no session)."""
-    from relayguard.inspectors.policy_gate import Policy, PolicyGate, load_policy
+    `relayguard check` uses the same list without the vault (it has no session).
 
-    policy = load_policy(options.policy_path) if options.policy_path else Policy.default()
+    Tool calls are judged by the screening inspector (``inspectors.screening``);
+    the paper's baseline gate (``inspectors.policy_gate.PolicyGate``) stays
+    importable for comparisons but is not part of the default pipeline."""
+    from relayguard.inspectors.screening import Screening
+    from relayguard.screen.policy import ScreenPolicy, load_policy
+
+    policy = load_policy(options.policy_path) if options.policy_path else ScreenPolicy.default()
     inspectors: list[Inspector] = []
     if with_vault and options.vault:
         from relayguard.inspectors.vault import Vault
@@ -33,7 +38,7 @@ def guard_inspectors(options: GuardOptions = GuardOptions(), with_vault: bool = 
         from relayguard.vault.store import VaultStore
 
         inspectors.append(Vault(VaultStore(options.vault_dir), SecretDetector(options.vault_allow)))
-    inspectors.append(PolicyGate(policy))
+    inspectors.append(Screening(policy))
     if options.trust_keyset:
         from relayguard.envelope import load_keyset
         from relayguard.inspectors.envelope_check import EnvelopeCheck

@@ -8,6 +8,8 @@ call through the response stage before the client sees it.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import itertools
 import os
 import sys
@@ -23,9 +25,11 @@ from relayguard.dialects import adapter_for, adapter_for_path
 from relayguard.dialects.base import DialectAdapter
 from relayguard.envelope import ENVELOPE_HEADER, NONCE_HEADER, SSE_PREFIX, new_nonce
 from relayguard.errors import NotFound, RelayguardError, UpstreamError
-from relayguard.exchange import Exchange, Request
+from relayguard.exchange import Exchange, Finding, Request
 from relayguard.pipeline import Pipeline
+from relayguard.session import session_of
 from relayguard.stream import StreamAssembler
+from relayguard.translog import TransparencyLog, entry_from_exchange
 from relayguard.upstream.client import UpstreamClient, UpstreamResponse, end_to_end
 
 VERDICT_HEADER = b"x-relayguard-verdict"
@@ -45,16 +49,18 @@ class ProxySettings:
 
 
 class ProxyApp:
-    def __init__(self, settings: ProxySettings, pipeline: Pipeline) -> None:
+    def __init__(self, settings: ProxySettings, pipeline: Pipeline, log: TransparencyLog | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
+        self.log = log  # every finished exchange is appended (digests and metadata only)
+        self._log_tasks: set[asyncio.Task[int]] = set()
         self.upstream = UpstreamClient(settings.upstream, settings.connect_timeout, settings.read_timeout)
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await lifespan(receive, send, self.upstream.start, self.upstream.stop)
+            await lifespan(receive, send, self.upstream.start, self._stop)
             return
         if scope["type"] != "http":
             return
@@ -76,6 +82,34 @@ class ProxyApp:
             traceback.print_exc(file=sys.stderr)
             target = adapter or _guess_adapter(scope)
             await send_json(send, 500, target.error_body(500, "relayguard internal error (see the guard's log)"))
+
+    async def _stop(self) -> None:
+        await self.upstream.stop()
+        if self._log_tasks:
+            await asyncio.gather(*self._log_tasks, return_exceptions=True)
+        if self.log is not None:
+            self.log.close()  # signs a final tree head
+
+    def _record(self, exchange: Exchange) -> None:
+        """Append the finished exchange to the transparency log.  The append is
+        group-committed in the background so the client does not wait for fsync;
+        shutdown waits for every pending append."""
+        if self.log is None:
+            return
+        if not exchange.session:
+            try:
+                exchange.session = session_of(exchange)
+            except (TypeError, ValueError, AttributeError):  # an odd body: log it without a session
+                exchange.session = ""
+        entry = entry_from_exchange(exchange, request_sha256=hashlib.sha256(exchange.request.sent).digest())
+        task = asyncio.ensure_future(self.log.append_async(entry))
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_done)
+
+    def _log_done(self, task: "asyncio.Task[int]") -> None:
+        self._log_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            print(f"relayguard: transparency log append failed: {task.exception()}", file=sys.stderr)
 
     async def _passthrough(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(scope, receive, self.settings.max_body)
@@ -99,6 +133,7 @@ class ProxyApp:
         blocking = self.pipeline.run_request(exchange)
         if blocking:
             message = "relayguard blocked the request: " + "; ".join(f.message for f in blocking)
+            self._record(exchange)
             await send_json(send, 403, adapter.error_body(403, message))
             return
         request = exchange.request
@@ -148,6 +183,7 @@ class ProxyApp:
         extra = [(k, v) for k, v in resp.headers if k != b"content-type"]
         if self.settings.verdict_header:
             extra.append((VERDICT_HEADER, exchange.verdict().value.encode()))
+        self._record(exchange)
         await send_bytes(send, 200, data, b"application/json", extra)
 
     async def _stream(self, adapter: DialectAdapter, exchange: Exchange, resp: UpstreamResponse,
@@ -177,6 +213,8 @@ class ProxyApp:
         if error:
             # Held tool calls are dropped: a call never seen whole is never released.
             out.append(codec.error_event("relayguard: " + error))
+            exchange.findings.append(Finding("stream-error", "warn", error))
+        self._record(exchange)
         await send({"type": "http.response.body", "body": b"".join(out), "more_body": False})
 
 

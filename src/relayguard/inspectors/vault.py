@@ -11,29 +11,18 @@ never the value.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from relayguard.exchange import Exchange, Finding, ToolCall
 from relayguard.inspectors.base import Inspector
+from relayguard.session import session_of
 from relayguard.vault.detect import MAX_SCAN, PLACEHOLDER_RE, SecretDetector
 from relayguard.vault.store import VaultStore
 
-SESSION_HEADER = b"x-relayguard-session"
 MIN_SCAN = 8  # no secret format is shorter
 CLEAN_CACHE_CHARS = 64 * 1024 * 1024
-
-
-def session_of(exchange: Exchange) -> str:
-    """The agent session a request belongs to: the client's own id when it sends
-    one, else a digest of how the conversation began (stable across turns)."""
-    given = exchange.request.header(SESSION_HEADER)
-    if given:
-        return "h:" + given[:128]
-    opening = [f"{m.role}\0{m.text}" for m in exchange.request.conversation()[:2]]
-    return "c:" + hashlib.sha256("\0\0".join(opening).encode()).hexdigest()[:32]
 
 
 class Vault(Inspector):

@@ -67,8 +67,15 @@ _SEND = re2.compile(
     r"requests\.(?:post|put|patch)|\.post\(|\.put\(|urlopen\([^)]*data|method\s*[:=]\s*['\"]"
     r"(?:POST|PUT)|\.send\(|sendall|\.write\(|http\.request|UploadString|UploadFile|UploadData"
     r"|-Method\s+(?:Post|Put)|\bfetch\(|smtplib|ftplib|paramiko|\.sendto\(|Net::HTTP\.post")
-_STRING = re2.compile(r"""'([^'\\\n]+)'|"([^"\\\n]+)\"""")
-_LIST = re2.compile(r"""\[\s*((?:['"][^'"\n]*['"]\s*,\s*)+['"][^'"\n]*['"])\s*\]""")
+# string literals handed to a shell: os.system("..."), subprocess.run([...]), execSync("..."), `...`
+_CALL_STR = re2.compile(
+    r"""(?:system|popen|getoutput|getstatusoutput|check_output|check_call|call|run|Popen|execSync|exec"""
+    r"""|spawnSync|spawn|execFile|shell_exec|passthru|proc_open|Start-Process)\s*\(\s*[frbu]?"""
+    r"""(?:'([^'\n]+)'|"([^"\n]+)")""")
+_CALL_LIST = re2.compile(
+    r"""(?:check_output|check_call|call|run|Popen|spawn|spawnSync|execFile|execvp?|execlp?)\s*\(\s*\[\s*"""
+    r"""((?:['"][^'"\n]*['"]\s*,\s*)*['"][^'"\n]*['"])\s*[,\]]""")
+_BACKTICK = re2.compile(r"`([^`\n]+)`")
 _ITEM = re2.compile(r"""['"]([^'"\n]*)['"]""")
 _B64_LITERAL = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}")
 _HEX_LITERAL = re2.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}|(?:[0-9a-fA-F]{2}){8,}")
@@ -111,14 +118,15 @@ def analyse(code: str) -> CodeFacts:
         if credential_path(path) and len(f.credentials) < _MAX_ITEMS:
             f.credentials.append(path)
     if f.proc_exec:
-        for m in _LIST.finditer(code):
+        for m in _CALL_LIST.finditer(code):
             items = [i.group(1) for i in _ITEM.finditer(m.group(1))]
             if items:
                 f.shell_strings.append(shlex.join(items))
-        for m in _STRING.finditer(code):
-            s = m.group(1) or m.group(2) or ""
-            if _looks_like_command(s):
-                f.shell_strings.append(s)
+        for rx in (_CALL_STR, _BACKTICK):
+            for m in rx.finditer(code):
+                text = m.group(1) or (m.group(2) if rx is _CALL_STR else "") or ""
+                if _looks_like_command(text):
+                    f.shell_strings.append(text)
         del f.shell_strings[_MAX_ITEMS:]
     if f.decodes or f.code_exec or f.proc_exec:
         for m in _B64_LITERAL.finditer(code):

@@ -206,11 +206,18 @@ def _tcp_host(path: str) -> str | None:
     return None
 
 
+_SOCKET_PROGS = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet",
+                           "openssl"})
+
+
 def reverse_shell(cmds: tuple[shell.Command, ...], i: int) -> str | None:
     """How command ``i`` connects a shell to a remote host, or None."""
     c = cmds[i]
     argv = c.argv
     prog = c.program
+    if prog not in _SOCKET_PROGS and not any("/dev/tcp/" in w or "/dev/udp/" in w
+                                             for w in c.redirects + argv[1:]):
+        return None
     if prog in ("nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"):
         for a in argv[1:]:
             if a in ("-e", "-c", "--exec", "--sh-exec", "--lua-exec") or a.startswith(("--exec=", "--sh-exec=")) \

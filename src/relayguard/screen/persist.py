@@ -236,11 +236,17 @@ def _git_value(key: str, value: str, shown: str, screen: Screen, depth: int) -> 
     return []
 
 
+_CONFIG_PROGS = frozenset({"npm", "pnpm", "yarn", "bun", "poetry", "gem", "conda", "mamba", "micromamba",
+                           "go", "bundle", "git"})
+
+
 def config_commands(cmd: shell.Command, screen: Screen, depth: int) -> list[Action]:
     """Commands that change where packages or code come from, or what git runs."""
     argv = cmd.argv
     prog = cmd.program
-    args = [a for a in argv[1:]]
+    if prog not in _CONFIG_PROGS and not prog.startswith("pip"):
+        return []
+    args = list(argv[1:])
     words = [a for a in args if not a.startswith("-")]
     if prog in ("npm", "pnpm", "yarn", "bun") and words[:2] in (["config", "set"], ["set", words[1] if len(words) > 1 else ""]):
         rest = words[2:] if words[0] == "config" else words[1:]

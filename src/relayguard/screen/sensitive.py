@@ -54,60 +54,81 @@ _CREDENTIAL = _rx(
 _PUBLIC = _rx(r"\.pub$|/known_hosts$|\.env\.(?:example|sample|template|dist)$")
 
 
+# Every credential pattern contains one of these (lower case): a cheap first test.
+_CREDENTIAL_HINTS = (
+    ".aws", ".ssh", "netrc", "credential", ".docker", ".kube", "gh/", "hub", ".npmrc", ".pypirc",
+    ".gnupg", "gcloud", ".azure", ".vault", ".pgpass", ".my.cnf", ".boto", ".s3cfg", "auth.json",
+    "solana", "ethereum", "electrum", "bitcoin", "wallet", "keystore", "keyring", ".env", "account",
+    "history", "password", "/op/", "1password", "shadow", "environ", ".pem", ".p12", ".pfx", ".key",
+    ".jks",
+)
+
+
 def credential_path(path: str) -> bool:
+    low = path.lower()
+    if not any(h in low for h in _CREDENTIAL_HINTS):
+        return False
     p = fold_home(path)
     return bool(_CREDENTIAL.search(p)) and not _PUBLIC.search(p)
 
 
+def _set(patterns: list[tuple[str, str]]) -> re2.Set:
+    s = re2.Set.SearchSet(_OPTS)
+    for _, pattern in patterns:
+        s.Add(pattern)
+    s.Compile()
+    return s
+
+
 # where a write makes something run later -> what kind of persistence
 _PERSISTENCE = [
-    ("a shell startup file", _rx(
+    ("a shell startup file", (
         r"(?:^|/)\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin"
         r"|kshrc|cshrc|tcshrc|mkshrc)$|^/etc/(?:profile|bash\.bashrc|bashrc|zsh/zshrc|zshrc|environment)$"
         r"|^/etc/profile\.d/|\.config/fish/config\.fish$|\.config/fish/conf\.d/")),
-    ("cron", _rx(r"^/etc/cron|^/var/spool/cron|^/etc/anacrontab$|(?:^|/)crontab$")),
-    ("SSH authorized keys", _rx(r"(?:^|/)\.ssh/authorized_keys2?$|(?:^|/)\.ssh/rc$|^/etc/ssh/sshd_config")),
-    ("a systemd unit", _rx(r"(?:^|/)systemd/(?:system|user)/|\.(?:service|timer|socket|path)$")),
-    ("a launchd job", _rx(r"Library/Launch(?:Agents|Daemons)/")),
-    ("a git hook", _rx(r"(?:^|/)\.git/hooks/|(?:^|/)\.husky/[^_/][^/]*$|(?:^|/)\.githooks/")),
-    ("git configuration", _rx(r"(?:^|/)\.git/config$|(?:^|/)\.gitconfig$|^/etc/gitconfig$|\.config/git/config$")),
-    ("an autostart entry", _rx(r"\.config/autostart/|^/etc/xdg/autostart/|^/etc/rc\.local$|^/etc/init\.d/")),
-    ("Python startup code", _rx(r"(?:site|dist)-packages/[^/]+\.pth$|(?:^|/)(?:site|user)customize\.py$")),
-    ("the dynamic loader", _rx(r"^/etc/ld\.so\.preload$|^/etc/ld\.so\.conf")),
-    ("sudo rights", _rx(r"^/etc/sudoers")),
+    ("cron", (r"^/etc/cron|^/var/spool/cron|^/etc/anacrontab$|(?:^|/)crontab$")),
+    ("SSH authorized keys", (r"(?:^|/)\.ssh/authorized_keys2?$|(?:^|/)\.ssh/rc$|^/etc/ssh/sshd_config")),
+    ("a systemd unit", (r"(?:^|/)systemd/(?:system|user)/|\.(?:service|timer|socket|path)$")),
+    ("a launchd job", (r"Library/Launch(?:Agents|Daemons)/")),
+    ("a git hook", (r"(?:^|/)\.git/hooks/|(?:^|/)\.husky/[^_/][^/]*$|(?:^|/)\.githooks/")),
+    ("git configuration", (r"(?:^|/)\.git/config$|(?:^|/)\.gitconfig$|^/etc/gitconfig$|\.config/git/config$")),
+    ("an autostart entry", (r"\.config/autostart/|^/etc/xdg/autostart/|^/etc/rc\.local$|^/etc/init\.d/")),
+    ("Python startup code", (r"(?:site|dist)-packages/[^/]+\.pth$|(?:^|/)(?:site|user)customize\.py$")),
+    ("the dynamic loader", (r"^/etc/ld\.so\.preload$|^/etc/ld\.so\.conf")),
+    ("sudo rights", (r"^/etc/sudoers")),
 ]
+
+
+_PERSISTENCE_SET = _set(_PERSISTENCE)
 
 
 def persistence_kind(path: str) -> str | None:
-    p = fold_home(path)
-    for kind, rx in _PERSISTENCE:
-        if rx.search(p):
-            return kind
-    return None
+    hits = _PERSISTENCE_SET.Match(fold_home(path))
+    return _PERSISTENCE[min(hits)][0] if hits else None
 
 
 _PM_CONFIG = [
-    ("pip configuration", _rx(r"(?:^|/)pip\.conf$|(?:^|/)pip\.ini$|(?:^|/)\.pydistutils\.cfg$")),
-    ("npm configuration", _rx(r"(?:^|/)\.npmrc$")),
-    ("yarn configuration", _rx(r"(?:^|/)\.yarnrc(?:\.yml)?$")),
-    ("PyPI upload configuration", _rx(r"(?:^|/)\.pypirc$")),
-    ("uv configuration", _rx(r"(?:^|/)uv\.toml$")),
-    ("Poetry configuration", _rx(r"pypoetry/config\.toml$|(?:^|/)poetry\.toml$")),
-    ("Cargo configuration", _rx(r"(?:^|/)\.cargo/config(?:\.toml)?$")),
-    ("conda configuration", _rx(r"(?:^|/)\.condarc$")),
-    ("RubyGems configuration", _rx(r"(?:^|/)\.gemrc$|(?:^|/)\.bundle/config$")),
-    ("Go environment", _rx(r"go/env$")),
-    ("an APT source", _rx(r"^/etc/apt/sources\.list")),
-    ("Bun configuration", _rx(r"(?:^|/)bunfig\.toml$")),
+    ("pip configuration", (r"(?:^|/)pip\.conf$|(?:^|/)pip\.ini$|(?:^|/)\.pydistutils\.cfg$")),
+    ("npm configuration", (r"(?:^|/)\.npmrc$")),
+    ("yarn configuration", (r"(?:^|/)\.yarnrc(?:\.yml)?$")),
+    ("PyPI upload configuration", (r"(?:^|/)\.pypirc$")),
+    ("uv configuration", (r"(?:^|/)uv\.toml$")),
+    ("Poetry configuration", (r"pypoetry/config\.toml$|(?:^|/)poetry\.toml$")),
+    ("Cargo configuration", (r"(?:^|/)\.cargo/config(?:\.toml)?$")),
+    ("conda configuration", (r"(?:^|/)\.condarc$")),
+    ("RubyGems configuration", (r"(?:^|/)\.gemrc$|(?:^|/)\.bundle/config$")),
+    ("Go environment", (r"go/env$")),
+    ("an APT source", (r"^/etc/apt/sources\.list")),
+    ("Bun configuration", (r"(?:^|/)bunfig\.toml$")),
 ]
 
 
+_PM_CONFIG_SET = _set(_PM_CONFIG)
+
+
 def pm_config_kind(path: str) -> str | None:
-    p = fold_home(path)
-    for kind, rx in _PM_CONFIG:
-        if rx.search(p):
-            return kind
-    return None
+    hits = _PM_CONFIG_SET.Match(fold_home(path))
+    return _PM_CONFIG[min(hits)][0] if hits else None
 
 
 # --- secrets in environment variables ------------------------------------------------------

@@ -11,11 +11,10 @@ added or removed; ``-dev``/``-lib``/``-sdk``/``-api``/``-cli``/``2``/``3`` added
 name), ``edit`` (OSA distance 1, or 2 between names of 8+ characters) and ``combo`` (a top-500
 name plus generic words: ``requests-security``).
 
-Precision first: limits set on a leave-one-out run (``bench/typosquat.py``).  Packages in an
-npm scope that owns popular packages, and a Go owner's own repositories, come from that owner:
-only typos count there.  The most popular target wins.  Lists: package data from
-``tools/build_popular.py``, loaded once per ecosystem; a lookup is a few dozen dictionary
-probes (a pigeonhole index proposes distance-1/2 candidates, rapidfuzz verifies them).
+Precision first (limits from a leave-one-out run, ``bench/typosquat.py``).  An npm scope that
+owns popular packages, or a Go owner, publishes its own names: only typos count there.  The
+most popular, closest target wins.  Lists from ``tools/build_popular.py`` are loaded once; a
+lookup is dictionary probes (a pigeonhole index proposes edits, rapidfuzz verifies them).
 """
 
 from __future__ import annotations
@@ -155,7 +154,8 @@ def _kind(a: str, a_sep: str, a_skel: str, b: str, r: int, pre, suf, affix: bool
         return "transposition"
     if a_skel == _skel(b):
         return "homoglyph"
-    if affix and lb >= 4:
+    affix = affix and lb >= 4 and (b in a or a in b)  # affixes and combos contain the name
+    if affix:
         if r <= AFFIX_MAX_RANK and (b in _strip(a, pre, suf) or a in _strip(b, pre, suf)):
             return "affix"
         if r <= GENERIC_AFFIX_MAX_RANK and a.startswith(b) and a[lb:] in _GENERIC_SUFFIXES:
@@ -238,9 +238,19 @@ class _Index:
     def lookup(self, name: str) -> int | None:
         return self.rank.get(self.norm(name))
 
-    def _near(self, a: str, a_sep: str, a_skel: str) -> list[int]:
-        """Ranks of popular names a may imitate: a superset, sorted; _kind decides."""
+    def _near(self, a: str, a_sep: str, a_skel: str, far: bool) -> list[int]:
+        """Ranks of popular names a may imitate (far: distance-2 edits only): a superset, sorted."""
         L, get = len(a), self.rank.get
+        if far:  # distance 2: one of the three thirds is intact
+            out = set()
+            for m in range(L - 2, L + 3) if L >= D2_MIN_LEN else ():
+                if t3 := self.d2.get(m):
+                    p1, p2 = m // 3, 2 * m // 3
+                    out.update(t3[0].get(a[:p1], ()))
+                    out.update(t3[2].get(a[L - (m - p2):], ()))
+                    for dl in (-1, 0, 1):
+                        out.update(t3[1].get(a[p1 + dl:p2 + dl], ()))
+            return sorted(out)
         out = {self.sepless.get(a_sep), get(a_sep), self.skel.get(a_skel), get(a_skel)}
         out.add(self.affix_of.get(a))
         # transpositions: the distance-1 index below finds all but those across its halves
@@ -249,7 +259,7 @@ class _Index:
         out.update(map(get, _strip(a, self.pre, self.suf)))  # a language affix added
         if a[-1:] in "23":
             out.add(get(a[:-1].rstrip("-_.")))
-        for i, c in enumerate(a):  # generic suffixes and combos: a popular name on either side
+        for i, c in enumerate(a if a_sep != a else ""):  # generic suffixes, combos: name-sep-word
             if c in _SEPS:
                 out.add(get(a[:i]))
                 out.add(get(a[i + 1:]))
@@ -257,14 +267,6 @@ class _Index:
             if t := self.d1.get(m):
                 out.update(t[0].get(a[: m // 2], ()))
                 out.update(t[1].get(a[L - (m - m // 2):], ()))
-        if L >= D2_MIN_LEN:  # distance 2: one of the three thirds is intact
-            for m in range(L - 2, L + 3):
-                if t3 := self.d2.get(m):
-                    p1, p2 = m // 3, 2 * m // 3
-                    out.update(t3[0].get(a[:p1], ()))
-                    out.update(t3[2].get(a[L - (m - p2):], ()))
-                    for dl in (-1, 0, 1):
-                        out.update(t3[1].get(a[p1 + dl:p2 + dl], ()))
         out.discard(None)
         return sorted(out)
 
@@ -295,17 +297,18 @@ class _Index:
         return r, False
 
     def find(self, text: str) -> tuple[int, str] | None:
-        """(rank, kind) of the most popular name that text imitates."""
+        """(rank, kind) of the most popular name text imitates; distance-2 edits only if nothing closer."""
         a = self.norm(text)
         if self.eco == "npm":
             r, stop = self._scope(a)
             if r or stop:
                 return (r, "scope") if r else None
         a_sep, a_skel = _sepless(a), _skel(self.norm(text.replace("I", "l")))
-        for r in self._near(a, a_sep, a_skel):
-            k = self.keys[r - 1]
-            if k[0] != "@" and (kind := _kind(a, a_sep, a_skel, k, r, self.pre, self.suf)):
-                return r, kind
+        for far in (False, True):
+            for r in self._near(a, a_sep, a_skel, far):
+                k = self.keys[r - 1]
+                if k[0] != "@" and (kind := _kind(a, a_sep, a_skel, k, r, self.pre, self.suf)):
+                    return r, kind
         return None
 
 
@@ -319,8 +322,7 @@ class _GoIndex:
     """Go module paths, compared component by component: exactly one component may differ."""
 
     def __init__(self, names: list[str]):
-        self.names = names
-        self.pre, self.suf = _AFFIXES["go"]
+        self.names, (self.pre, self.suf) = names, _AFFIXES["go"]
         self.rank: dict[tuple[str, ...], int] = {}
         for r, n in enumerate(names, 1):
             self.rank.setdefault(_go_comps(n), r)
@@ -361,8 +363,7 @@ def _index(eco: str) -> _Index | _GoIndex | None:
     if idx is None and eco in ECOSYSTEMS:
         with _LOCK:
             if (idx := _INDEXES.get(eco)) is None:
-                names = _load(eco)
-                idx = _INDEXES[eco] = _GoIndex(names) if eco == "go" else _Index(eco, names)
+                idx = _INDEXES[eco] = _GoIndex(_load(eco)) if eco == "go" else _Index(eco, _load(eco))
     return idx
 
 

@@ -1,0 +1,19 @@
+"""Which agent session a request belongs to (the vault's scope, the log's key)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from relayguard.exchange import Exchange
+
+SESSION_HEADER = b"x-relayguard-session"
+
+
+def session_of(exchange: Exchange) -> str:
+    """The client's own session id when it sends one, else a digest of how the
+    conversation began: the same across every turn of one conversation."""
+    given = exchange.request.header(SESSION_HEADER)
+    if given:
+        return "h:" + given[:128]
+    opening = [f"{m.role}\0{m.text}" for m in exchange.request.conversation()[:2]]
+    return "c:" + hashlib.sha256("\0\0".join(opening).encode()).hexdigest()[:32]
