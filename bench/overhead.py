@@ -43,6 +43,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -242,7 +243,9 @@ def check_paths(urls: dict[str, str]) -> None:
                 raise SystemExit(f"overhead: {what}: x-relayguard-verdict is "
                                  f"{reply.headers.get('x-relayguard-verdict')!r}, expected 'allow'")
     # The gate is really on: a download-and-execute from an unknown host is blocked.
-    evil = "MOCK_TOOL_CALL: " + orjson.dumps({"name": "bash", "arguments": {"command": EVIL_COMMAND}}).decode()
+    # Base64, so the conversation does not name the host: as when a router injects the call.
+    evil = "MOCK_TOOL_CALL_B64: " + base64.b64encode(
+        orjson.dumps({"name": "bash", "arguments": {"command": EVIL_COMMAND}})).decode()
     for stream in (False, True):
         reply = client.post_json(urls["guard"], PATH, client.agent_request(DIALECT, evil, stream=stream),
                                  headers, timeout=10)

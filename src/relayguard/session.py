@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import orjson
+
 from relayguard.exchange import Exchange
 
 SESSION_HEADER = b"x-relayguard-session"
@@ -15,5 +17,7 @@ def session_of(exchange: Exchange) -> str:
     given = exchange.request.header(SESSION_HEADER)
     if given:
         return "h:" + given[:128]
-    opening = [f"{m.role}\0{m.text}" for m in exchange.request.conversation()[:2]]
-    return "c:" + hashlib.sha256("\0\0".join(opening).encode()).hexdigest()[:32]
+    from relayguard.dialects import adapter_for
+
+    opening = adapter_for(exchange.request.dialect).opening(exchange.request.body)
+    return "c:" + hashlib.sha256(orjson.dumps(opening)).hexdigest()[:32]

@@ -670,8 +670,8 @@ def test_entry_from_exchange_records_digests_and_metadata_never_secrets() -> Non
     assert d["response_sha256"] == hashlib.sha256(ex.response.raw).hexdigest()
     bash, shell = d["tool_calls"]
     assert bash == {"id": "toolu_01", "name": "bash", "kind": "function",
-                    "arguments_sha256": hashlib.sha256(rfc8785.dumps(ex.response.tool_calls[0].arguments)).hexdigest(),
-                    "arguments_json": True, "blocked": True, "rewritten": False}
+                    "arguments_sha256": hashlib.sha256(ex.response.tool_calls[0].raw_arguments.encode()).hexdigest(),
+                    "arguments_json": False, "blocked": True, "rewritten": False}  # the raw text is hashed
     assert shell["kind"] == "shell" and not shell["arguments_json"] and shell["rewritten"]
     assert shell["arguments_sha256"] == hashlib.sha256(b"not json {").hexdigest()
     assert d["findings"] == [{"rule": "policy.pipe_to_shell", "severity": "block", "tool_call": "toolu_01"},
@@ -681,11 +681,20 @@ def test_entry_from_exchange_records_digests_and_metadata_never_secrets() -> Non
     assert decode_entry(entry_from_exchange(ex, request_sha256=digest))["request_sha256"] == digest.hex()
 
 
-def test_argument_digest_ignores_key_order_and_whitespace() -> None:
+def test_canonical_argument_digest_ignores_key_order_and_whitespace() -> None:
+    from relayguard.translog.entry import canonical_arguments_digest
+
     ex = _exchange()
-    a = decode_entry(entry_from_exchange(ex))["tool_calls"][0]["arguments_sha256"]
-    ex.response.tool_calls[0].raw_arguments = rfc8785.dumps(ex.response.tool_calls[0].arguments).decode()
-    assert decode_entry(entry_from_exchange(ex))["tool_calls"][0]["arguments_sha256"] == a
+    a = canonical_arguments_digest(ex.response.tool_calls[0].raw_arguments)
+    assert canonical_arguments_digest(rfc8785.dumps(ex.response.tool_calls[0].arguments).decode()) == a
+    assert canonical_arguments_digest('{"b": 1, "a": [1.0, 2]}') == canonical_arguments_digest('{"a":[1,2],"b":1}')
+
+
+def test_logged_argument_digest_is_of_the_raw_text_the_client_got() -> None:
+    ex = _exchange()
+    raw = ex.response.tool_calls[0].raw_arguments
+    got = decode_entry(entry_from_exchange(ex))["tool_calls"][0]["arguments_sha256"]
+    assert got == hashlib.sha256(raw.encode()).hexdigest()
 
 
 def test_long_strings_are_clipped() -> None:

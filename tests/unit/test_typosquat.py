@@ -149,7 +149,8 @@ def test_negative(eco: str, name: str) -> None:
 def _mutate2(name: str) -> str:
     """Two substitutions in the middle of a name."""
     i = len(name) // 2
-    return name[: i - 1] + ("q" if name[i - 1] != "q" else "z") + name[i] + ("x" if name[i + 1] != "x" else "z") + name[i + 2:]
+    a, b = ("q" if name[i - 1] != "q" else "z"), ("x" if name[i + 1] != "x" else "z")
+    return name[: i - 1] + a + name[i] + b + name[i + 2:]
 
 
 @pytest.mark.parametrize("eco", ["pypi", "npm"])
@@ -158,14 +159,16 @@ def test_limits_follow_popularity(eco: str) -> None:
     # distance-2 edits only towards the top names; same mutation of a top-100 name is caught
     top = next(n for n in names[:100] if len(n) >= 10 and n.isalpha())
     low = [n for n in names[8000:] if len(n) >= 10 and n.isalpha()][:20]
-    assert check(eco, _mutate2(top)) is not None
+    s = check(eco, _mutate2(top))
+    assert s is not None and (s.target, s.kind, s.distance) == (top, "edit", 2), (top, s)
     for n in low:
         m = _mutate2(n)
         s = check(eco, m)
         assert popular(eco, m) or s is None or s.target != n or s.kind != "edit", s
     # combos only on the top 500
     deep = next(n for n in names[3000:] if n.isalpha() and len(n) > 5)
-    assert check(eco, deep + "-security") is None or check(eco, deep + "-security").kind != "combo"
+    s = check(eco, deep + "-security")
+    assert s is None or s.kind != "combo", s
 
 
 @pytest.mark.parametrize("eco", ["pypi", "npm"])

@@ -138,6 +138,10 @@ class AnthropicMessages(DialectAdapter):
 
     # -- non-streaming responses ------------------------------------------
 
+    def opening(self, body: dict[str, Any]) -> Any:
+        messages = body.get("messages")
+        return [body.get("system"), messages[:1] if isinstance(messages, list) else None]
+
     def parse_response(self, body: dict[str, Any]) -> Response:
         content = body.get("content")
         if not isinstance(content, list):

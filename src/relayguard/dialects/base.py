@@ -84,6 +84,11 @@ class DialectAdapter:
     def parse_response(self, body: dict[str, Any]) -> Response:
         raise NotImplementedError
 
+    def opening(self, body: dict[str, Any]) -> Any:
+        """The part of a request that stays the same on every turn of one
+        conversation (system prompt and first message): the session key."""
+        raise NotImplementedError
+
     def apply(self, body: dict[str, Any], calls: list[ToolCall]) -> dict[str, Any]:
         """Edit a non-streaming response body in place: blocked calls become
         assistant text, rewritten calls get their new arguments, the finish

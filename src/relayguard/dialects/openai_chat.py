@@ -60,6 +60,9 @@ class OpenAIChat(DialectAdapter):
             out.append(Message(role, text))
         return out
 
+    def opening(self, body: dict[str, Any]) -> Any:
+        return (body.get("messages") or [])[:2]
+
     def parse_response(self, body: dict[str, Any]) -> Response:
         response = Response(status=200, model=str(body.get("model", "")), body=body)
         texts = []

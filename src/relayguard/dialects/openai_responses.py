@@ -310,6 +310,10 @@ class OpenAIResponses(DialectAdapter):
                 out.append(Message("assistant", text_of([item])))
         return out
 
+    def opening(self, body: dict[str, Any]) -> Any:
+        items = body.get("input")
+        return [body.get("instructions"), items[:1] if isinstance(items, list) else items]
+
     def parse_response(self, body: dict[str, Any]) -> Response:
         response = Response(status=200, model=_str(body.get("model")), body=body)
         output = body.get("output")

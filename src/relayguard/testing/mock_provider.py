@@ -2,7 +2,9 @@
 
 What it answers, from the last user message:
 
-- lines ``MOCK_TOOL_CALL: {"name": ..., "arguments": {...}}`` -> exactly those tool calls;
+- lines ``MOCK_TOOL_CALL: {"name": ..., "arguments": {...}}`` -> exactly those tool calls
+  (``MOCK_TOOL_CALL_B64: <base64 of the same JSON>`` too, for tests that need a tool
+  call whose words the conversation does not contain, as when a router injects it);
 - a line ``MOCK_TEXT: ...`` -> that text;
 - otherwise a small built-in script that behaves like a coding agent's model
   ("install requests" -> a ``pip install requests`` tool call, and so on).
@@ -15,6 +17,7 @@ proxy with what the provider sent.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import Any
@@ -58,8 +61,9 @@ def plan_reply(conversation: list[Message], tools: list[dict[str, Any]]) -> Resp
     calls, text = [], ""
     for line in user.splitlines():
         line = line.strip()
-        if line.startswith("MOCK_TOOL_CALL:"):
-            spec = orjson.loads(line.partition(":")[2])
+        if line.startswith(("MOCK_TOOL_CALL:", "MOCK_TOOL_CALL_B64:")):
+            payload = line.partition(":")[2]
+            spec = orjson.loads(base64.b64decode(payload) if line.startswith("MOCK_TOOL_CALL_B64:") else payload)
             raw = orjson.dumps(spec.get("arguments", {})).decode()
             calls.append(ToolCall("", str(spec["name"]), raw, spec.get("arguments", {})))
         elif line.startswith("MOCK_TEXT:"):
