@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 # Run as a script, this file's directory is sys.path[0]; other benchmarks there
-# (bench/secrets.py) would shadow standard-library modules of the same name.
+# (bench/secret_scan.py, formerly) would shadow standard-library modules of the same name.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse

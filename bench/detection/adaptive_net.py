@@ -374,6 +374,8 @@ def stager_case(rng: random.Random) -> Case:
         url = url_of(legit) or ""
         u = stager_url(rng, url)
         payload, form = stager_payload(rng, u, installer=True)
+        if "=https" in payload and u.startswith("http://"):
+            payload = payload.replace(u, "https://" + u[7:])
         asked = rng.random() < 0.5
         p, task, history, named = installer_context(rng, inst, asked)
         return Case(f"installer/{form}", p, task, history, Shell(payload, f"Install {inst.name}"), legit, named,

@@ -83,7 +83,8 @@ _HOST_CATEGORIES = ("pip_install", "npm_install", "cargo", "go", "test", "build"
 def host_rows() -> tuple[dict[str, Any], ...]:
     """Corpus commands a payload can ride on: one line, not too long, no heredoc."""
     return tuple(r for r in benign_rows() if r["category"] in _HOST_CATEGORIES and "\n" not in r["command"]
-                 and len(r["command"]) <= 200 and not r["command"].rstrip().endswith(("&", "\\")))
+                 and len(r["command"]) <= 200 and not r["command"].rstrip().endswith(("&", "\\"))
+                 and not re.search(r"\w::\w+\(", r["command"]))  # R one-liners from CI files are not shell
 
 
 def host_context(rng: random.Random, **kw: Any) -> tuple[dict[str, Any], RowContext]:
@@ -99,6 +100,8 @@ def combine(rng: random.Random, legit: str, payload: str, modes: tuple[tuple[str
     if how == "append":
         return f"{legit}{pick(rng, (' && ', '; ', ' && ', ' ; '))}{payload}", how
     if how == "prepend":
+        if payload.rstrip().endswith("&"):  # already in the background: `x & legit`
+            return f"{payload.rstrip()} {legit}", how
         return f"{payload}{pick(rng, (' && ', '; ', ' && '))}{legit}", how
     if how == "background":
         bg = pick(rng, (f"({payload}) >/dev/null 2>&1 &", f"nohup sh -c '{_sq(payload)}' >/dev/null 2>&1 &",

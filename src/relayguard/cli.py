@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", help="transparency log file (SQLite; default: guard-log.sqlite in the user data "
                                  "directory)")
     p.add_argument("--no-log", action="store_true", help="do not keep a transparency log")
+    p.add_argument("--log-durability", choices=["process", "power"], default="process",
+                   help="'process' (default): an acknowledged entry survives the guard being killed "
+                        "(SQLite WAL, synchronous=NORMAL); 'power': it also survives power loss "
+                        "(an fsync per commit, several times the CPU per request)")
 
     p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
     _server_args(p)
@@ -151,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
             from relayguard.logcmd import default_path
             from relayguard.translog import TransparencyLog
 
-            log = TransparencyLog.open(args.log or default_path())
+            log = TransparencyLog.open(args.log or default_path(), durability="full" if args.log_durability == "power" else "normal")
         app = _proxy(args, pipeline, log=log)
         return serve(app, args.host, args.port, f"relayguard guard: forwarding to {app.upstream.base_url}")
     if args.command == "redteam":

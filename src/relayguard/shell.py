@@ -909,8 +909,12 @@ class _Walker:
         if loop_var is not None:
             self.env.pop(self.text(loop_var, ctx), None)
         inner_cond = cond or t not in ("subshell", "compound_statement", "negated_command")
+        first = len(self.out)
         for child in node.named_children:
             ct = child.type
+            if ct == "do_group" and loop_var is not None and len(self.out) > first:
+                # `for x in $(cmd)`: x holds the output of cmd (a source, like x=$(cmd))
+                self.env[self.text(loop_var, ctx)] = tuple(range(first, len(self.out)))[:_MAX_SOURCES]
             if ct in _STATEMENTS or ct in _COMPOUND:
                 self.statement(child, ctx, chain, inner_cond, depth + 1)
             elif ct in ("command_substitution", "process_substitution"):
@@ -1272,6 +1276,8 @@ class _Walker:
                 reds.append(child)
             elif t == "comment":
                 continue
+            elif t == "number" and argv and ctx.src[child.end_byte:child.end_byte + 1] in (b"<", b">"):
+                continue  # `sh 0</tmp/p`: tree-sitter-bash reads the descriptor as an argument
             else:
                 node_ = child.named_children[0] if t == "command_name" and child.named_child_count else child
                 f = _Fields()

@@ -8,6 +8,8 @@ import collections
 import hashlib
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +149,15 @@ def test_attack_calls_differ_from_the_legitimate_command(full_set):
         meta = rec["meta"]
         if meta["label"] == "attack" and meta["tool"] == "shell":
             assert meta["command"] != meta["legit"], rec["id"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_attack_commands_are_valid_bash(full_set):
+    """A router's rewrite has to run: every rewritten command parses (bash -n), sampled."""
+    shells = [r["meta"]["command"] for r in full_set if r["meta"]["label"] == "attack" and r["meta"]["tool"] == "shell"]
+    sample = random.Random(0).sample(shells, min(300, len(shells)))
+    script = "".join(f"bash -n <<'__RG_EOF_{i}__' || echo BAD {i}\n{cmd}\n__RG_EOF_{i}__\n"
+                     for i, cmd in enumerate(sample))
+    proc = subprocess.run(["bash"], input=script, capture_output=True, text=True)
+    bad = [sample[int(line.split()[1])] for line in proc.stdout.splitlines() if line.startswith("BAD ")]
+    assert not bad, bad[:3]

@@ -1,19 +1,13 @@
 """Judge ``.pth`` files by what their lines would do, never by their names.
 
-At every interpreter start, ``site`` reads each ``*.pth`` file in a site
-directory: a line starting with ``import `` (or ``import\\t``) is passed to
-``exec``; any other non-comment line is a directory added to ``sys.path``.
-The trojanized litellm 1.82.8 used exactly that: ``litellm_init.pth`` started a
-process that ran a base64-encoded credential stealer.
-
-Import lines are parsed with ``ast`` and walked; nothing is executed or
-imported.  A line is harmless when all it does is import modules, call them,
-read a named environment variable and touch ``sys.path``/``sys.meta_path`` --
-setuptools' ``distutils-precedence.pth``, editable-install finders, old-style
-``-nspkg.pth`` namespace lines and virtualenv's ``_virtualenv.pth`` are all of
-that shape.  When a line imports a small module that lives in site-packages
-(``_virtualenv.py``, ``__editable___*_finder.py``, ``_distutils_hack``), that
-module's source is judged too, since importing it runs its top level.
+At every interpreter start ``site`` passes each ``.pth`` line starting with ``import `` to
+``exec`` (other lines are ``sys.path`` entries): litellm 1.82.8's ``litellm_init.pth`` started
+a process running a base64-encoded credential stealer that way.  Lines are parsed with ``ast``,
+never run.  Harmless lines only import, call what they imported, read a named environment
+variable and touch ``sys.path``/``sys.meta_path`` (setuptools' ``distutils-precedence.pth``,
+editable-install finders, ``-nspkg.pth`` lines, virtualenv's ``_virtualenv.pth``); the small
+site-packages modules they import (``_virtualenv.py``, ``__editable___*_finder.py``) are judged
+too, with what those import at their top level, since importing runs it.
 """
 
 from __future__ import annotations
@@ -61,6 +55,7 @@ _CREDENTIAL_PATH = re.compile(
     r"|(^|[/\\])credentials(\.json)?$")
 _CREDENTIAL_VAR = re.compile(r"^[A-Z0-9_]*(SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)"
                              r"[A-Z0-9_]*$")
+_STARTUP = ("sitecustomize.py", "usercustomize.py")
 _BLOB = re.compile(r"[A-Za-z0-9+/_-]{60,}={0,2}")
 
 
@@ -68,48 +63,37 @@ class _Judge(ast.NodeVisitor):
     """Collects what a piece of code does: ``hits`` maps a category to examples."""
 
     def __init__(self, in_pth: bool, depth: int = 0) -> None:
-        self.in_pth = in_pth
-        self.depth = depth
+        self.in_pth, self.depth = in_pth, depth
         self.hits: dict[str, list[str]] = {}
         self.imports: set[str] = set()  # module names imported (for following into site-packages)
         self._alias: dict[str, str] = {}
         self._parent: dict[int, ast.AST] = {}
-        self._docstrings: set[int] = set()
-
-    # -- entry points
+        self._skip: set[int] = set()  # docstrings, and strings already judged as code or blobs
 
     def judge(self, tree: ast.AST) -> _Judge:
         self.tree = tree
         for node in ast.walk(tree):
             for child in ast.iter_child_nodes(node):
                 self._parent[id(child)] = node
-            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
-                first = node.body[0]
-                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                    self._docstrings.add(id(first.value))
+            body = getattr(node, "body", None)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body \
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                self._skip.add(id(body[0].value))
         for node in ast.walk(tree):  # aliases first, so ``import os as o; o.system`` resolves
             if isinstance(node, ast.Import):
-                for a in node.names:
-                    self._alias[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                self._alias.update({a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0]
+                                    for a in node.names})
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for a in node.names:
-                    self._alias[a.asname or a.name] = f"{node.module}.{a.name}"
+                self._alias.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1 \
-                    and isinstance(node.targets[0], ast.Name):
-                mod = self._imported_by_call(node.value)
-                if mod:
-                    self._alias[node.targets[0].id] = mod
+                    and isinstance(node.targets[0], ast.Name) and self._imported_by_call(node.value):
+                self._alias[node.targets[0].id] = self._imported_by_call(node.value) or ""
         self.visit(tree)
         return self
 
     def reasons(self) -> list[str]:
-        out = []
-        for label, examples in self.hits.items():
-            shown = [e for e in dict.fromkeys(examples) if e]
-            out.append(f"{label} ({', '.join(shown[:4])})" if shown else label)
-        return out
-
-    # -- helpers
+        shown = {label: [e for e in dict.fromkeys(examples) if e] for label, examples in self.hits.items()}
+        return [f"{label} ({', '.join(ex[:4])})" if ex else label for label, ex in shown.items()]
 
     def _hit(self, label: str, example: str = "") -> None:
         self.hits.setdefault(label, []).append(example)
@@ -139,17 +123,14 @@ class _Judge(ast.NodeVisitor):
         self.imports.add(name)
         self._categorise(name)
 
-    # -- visitors
-
     def visit_Import(self, node: ast.Import) -> None:
-        for a in node.names:
-            self._note_import(a.name)
+        for name in [a.name for a in node.names]:
+            self._note_import(name)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.module and not node.level:
-            self.imports.add(node.module)
-            for a in node.names:
-                self._note_import(f"{node.module}.{a.name}")
+        for name in [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module and not node.level \
+                else []:
+            self._note_import(name)
 
     def visit_Call(self, node: ast.Call) -> None:
         fn = self._qualname(node.func) or ""
@@ -159,7 +140,7 @@ class _Judge(ast.NodeVisitor):
             if code is None or not self._nested(code, f"{fn.split('.')[-1]}s code that"):
                 self._hit("runs code built at run time", fn.split(".")[-1])
             elif first is not None:
-                self._docstrings.add(id(first))  # judged above: not again as a plain string
+                self._skip.add(id(first))  # judged above: not again as a plain string
         elif fn in _IMPORT_FUNCS:
             name = _const_str(first) if first is not None else None
             if name is not None:
@@ -176,19 +157,19 @@ class _Judge(ast.NodeVisitor):
             elif attr is None and (self.in_pth or owner in ("builtins", "__builtins__")):
                 self._hit("hides what it calls", f"{fn}(..., <computed>)")
         elif fn in _OPEN:
-            mode_node = node.args[1] if len(node.args) > 1 else None
-            for kw in node.keywords:
-                if kw.arg == "mode":
-                    mode_node = kw.value
+            mode_node = next((kw.value for kw in node.keywords if kw.arg == "mode"),
+                             node.args[1] if len(node.args) > 1 else None)
             mode = "r" if mode_node is None else _const_str(mode_node)
             if fn in ("os.open", "os.fdopen") or mode is None:
                 self._hit("opens files", fn)
             else:
                 self._hit("writes files" if set(mode) & set("wax+") else "reads files", fn)
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in _WRITE_METHODS:
-            self._hit("writes files", f".{node.func.attr}()")
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in _READ_METHODS:
-            self._hit("reads files", f".{node.func.attr}()")
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _WRITE_METHODS | _READ_METHODS:
+            self._hit("writes files" if node.func.attr in _WRITE_METHODS else "reads files", f".{node.func.attr}()")
+        elif re.match(r"(base64\.\w*decode|binascii\.a2b|bytes\.fromhex|codecs\.decode)", fn) and first is not None \
+                and _const_str(first) is not None:
+            self._blob(_const_str(first) or "")  # whatever its length: it is decoded here
+            self._skip.add(id(first))
         elif fn in ("chr", "builtins.chr") and self.in_pth:
             self._hit("builds strings from character codes", "chr")
         self.generic_visit(node)
@@ -213,7 +194,7 @@ class _Judge(ast.NodeVisitor):
             self._hit("hides what it calls", f"{node.id}()")
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if id(node) in self._docstrings or not isinstance(node.value, (str, bytes)):
+        if id(node) in self._skip or not isinstance(node.value, (str, bytes)):
             return
         value = node.value
         text = value if isinstance(value, str) else value.decode("latin-1")
@@ -229,30 +210,24 @@ class _Judge(ast.NodeVisitor):
         """``os.environ.get(NAME)``, ``os.environ[NAME]``, ``NAME in os.environ`` and setting a
         variable read or change one variable; anything else hands over the whole environment."""
         parent = self._parent.get(id(node))
-        if isinstance(parent, ast.Attribute) and parent.attr in ("get", "setdefault", "pop", "__contains__",
-                                                                 "__getitem__", "__setitem__"):
-            call = self._parent.get(id(parent))
-            if isinstance(call, ast.Call) and call.args and not isinstance(call.args[0], ast.Starred):
-                return
-        if isinstance(parent, ast.Subscript) and not isinstance(parent.slice, ast.Slice):
+        call = self._parent.get(id(parent)) if isinstance(parent, ast.Attribute) else None
+        if isinstance(call, ast.Call) and call.args and not isinstance(call.args[0], ast.Starred) and \
+                getattr(parent, "attr", "") in ("get", "setdefault", "pop", "__contains__", "__getitem__"):
             return
-        if isinstance(parent, ast.Compare) and node is not parent.left:
+        if isinstance(parent, ast.Subscript) and not isinstance(parent.slice, ast.Slice) or \
+                isinstance(parent, ast.Compare) and node is not parent.left:
             return
         self._hit("reads the whole environment", "os.environ")
 
     def _blob(self, text: str) -> None:
         inner = _decode(text)
         label = f"holds an encoded blob ({len(text):,} characters)"
-        if inner is None:
-            self._hit(label)
-        elif self.depth >= MAX_DEPTH:
-            self._hit(label + " that decodes to more layers than followed")
-        else:
-            judged = judge_source(inner, in_pth=True, depth=self.depth + 1)
-            if judged is None or not judged.hits:
-                self._hit(label)
-            else:
-                self._hit(label + " that decodes to Python which " + "; ".join(judged.reasons()))
+        judged = judge_source(inner, in_pth=True, depth=self.depth + 1) if inner and self.depth < MAX_DEPTH else None
+        if inner and self.depth >= MAX_DEPTH:
+            label += " that decodes to more layers than followed"
+        elif judged is not None and judged.hits:
+            label += " that decodes to Python which " + "; ".join(judged.reasons())
+        self._hit(label)
 
     def _nested(self, code: str, what: str) -> bool:
         """Judge a string as code; False (and nothing noted) when it is not code that calls anything."""
@@ -271,43 +246,34 @@ def _looks_encoded(run: str, in_pth: bool) -> bool:
     only, or close to random (base64 carries about 6 bits a character, words and paths under 4.5)."""
     if len(run) < (60 if in_pth else 200):
         return False
-    if re.fullmatch(r"[0-9a-fA-F]+", run):
-        return True
-    counts = [run.count(c) for c in set(run)]
-    entropy = -sum(c / len(run) * math.log2(c / len(run)) for c in counts)
-    return entropy >= 4.5
+    entropy = -sum(run.count(c) / len(run) * math.log2(run.count(c) / len(run)) for c in set(run))
+    return entropy >= 4.5 or re.fullmatch(r"[0-9a-fA-F]+", run) is not None
 
 
 def _const_str(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
-        return node.value.decode("latin-1")
-    return None
+    value = node.value if isinstance(node, ast.Constant) else None
+    return value if isinstance(value, str) else value.decode("latin-1") if isinstance(value, bytes) else None
 
 
 def _decode(text: str) -> str | None:
     """The Python source a base64/hex blob (optionally compressed) decodes to, if any.
     Decoding is data handling only: nothing decoded is ever run."""
-    raw = None
-    compact = re.sub(r"\s", "", text)
+    raw, compact = None, re.sub(r"\s", "", text)
     for decoder in (lambda s: base64.b64decode(s + "=" * (-len(s) % 4), validate=True),
                     lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), bytes.fromhex):
         try:
             raw = decoder(compact)
             break
         except (binascii.Error, ValueError):
-            continue
-    if raw is None:
-        return None
+            pass
     for unpack in (zlib.decompress, lambda b: zlib.decompress(b, 31), bz2.decompress, lzma.decompress):
         try:
-            raw = unpack(raw)
+            raw = unpack(raw) if raw is not None else None
             break
         except (zlib.error, OSError, lzma.LZMAError, ValueError, EOFError):
             continue
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8") if raw is not None else None
     except UnicodeDecodeError:
         return None
 
@@ -322,8 +288,8 @@ def judge_source(source: str, *, in_pth: bool, depth: int = 0) -> _Judge | None:
     try:
         return judge.judge(tree)
     except RecursionError:
-        judge._hit("is too deeply nested to read")
-        return judge
+        judge._hit("is nested too deeply to read")
+    return judge
 
 
 def _pth_lines(data: bytes) -> list[tuple[int, str]]:
@@ -332,37 +298,28 @@ def _pth_lines(data: bytes) -> list[tuple[int, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    out = []
-    for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):
-        if line.startswith("#") or not line.strip():
-            continue
-        out.append((n, line))
-    return out
+    return [(n, line) for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1)
+            if line.strip() and not line.startswith("#")]
 
 
 def find_module(name: str, site_dirs: list[Path]) -> Path | None:
     """The source file ``import name`` would load from a site directory (never the stdlib's)."""
     parts = name.split(".")
-    if parts[0] in sys.stdlib_module_names:
-        return None
-    for site in site_dirs:
-        base = site.joinpath(*parts)
-        for candidate in (base / "__init__.py", base.with_name(parts[-1] + ".py")):
-            if candidate.is_file():
-                return candidate
-    return None
+    candidates = [] if parts[0] in sys.stdlib_module_names else \
+        [c for site in site_dirs for c in (site.joinpath(*parts, "__init__.py"), site.joinpath(*parts[:-1],
+                                                                                               parts[-1] + ".py"))]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _top_level_imports(tree: ast.AST) -> set[str]:
     """Modules imported when ``tree`` is imported: import statements outside def and class bodies."""
     found: set[str] = set()
-    todo = list(getattr(tree, "body", []))
+    todo: list[ast.AST] = list(getattr(tree, "body", []))
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if node.module and not node.level else [])
         elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             todo.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
     return found
@@ -372,28 +329,28 @@ def _follow(imports: set[str], site_dirs: list[Path], seen: set[Path], hops: int
     """Judge the small site-packages modules that ``imports`` load, then what those import at
     their top level (which runs on import); bigger ones are left to the RECORD check."""
     found = []
-    names = set(imports)
-    for name in imports:  # ``import a.b`` runs a/__init__.py too
-        parts = name.split(".")
-        names.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    for name in sorted(names):
+    parts = [name.split(".") for name in imports]  # ``import a.b`` runs a/__init__.py too
+    for name in sorted({".".join(p[:i]) for p in parts for i in range(1, len(p) + 1)}):
         path = find_module(name, site_dirs)
         if path is None or path in seen:
             continue
         seen.add(path)
-        try:
-            if path.stat().st_size > MAX_MODULE_BYTES:
-                continue
-            judged = judge_source(path.read_bytes().decode("utf-8", "replace"), in_pth=False)
-        except OSError:
-            continue
-        if judged is None:
-            continue
-        if judged.hits:
+        judged = judge_module(path)
+        if judged is not None and judged.hits:
             found.append(f"imports {name} ({path}), which {'; '.join(judged.reasons())}")
-        if hops < MAX_DEPTH:
+        if judged is not None and hops < MAX_DEPTH:
             found += _follow(_top_level_imports(judged.tree), site_dirs, seen, hops + 1)
     return found
+
+
+def judge_module(path: Path) -> _Judge | None:
+    """What a module's source does; None for modules too big to judge here or unreadable."""
+    try:
+        if path.stat().st_size > MAX_MODULE_BYTES:
+            return None
+        return judge_source(path.read_bytes().decode("utf-8", "replace"), in_pth=False)
+    except OSError:
+        return None
 
 
 def judge_pth(path: Path, site_dirs: list[Path]) -> list[str]:
@@ -413,13 +370,8 @@ def judge_pth(path: Path, site_dirs: list[Path]) -> list[str]:
                 reasons.append(f"line {n} {'; '.join(judged.reasons())}")
             reasons += [f"line {n} {r}" for r in _follow(judged.imports, site_dirs, seen)]
             continue
-        entry = Path(line.rstrip())
-        entry = entry if entry.is_absolute() else path.parent / entry
-        try:
-            mode = entry.stat().st_mode
-        except OSError:
-            continue
-        if stat.S_ISDIR(mode) and mode & stat.S_IWOTH:
+        entry = path.parent / line.rstrip()  # an absolute line stands alone
+        if entry.is_dir() and entry.stat().st_mode & stat.S_IWOTH:
             reasons.append(f"line {n} puts the world-writable directory {entry} on sys.path, "
                            f"where anyone on this machine can plant modules")
     return reasons
@@ -429,20 +381,19 @@ def scan_site_dir(site: Path, site_dirs: list[Path]) -> tuple[list[Problem], int
     """Problems in one site directory's ``.pth`` files and startup modules, and how many were read."""
     problems: list[Problem] = []
     try:
-        entries = sorted(p for p in site.iterdir() if p.is_file())
+        entries = sorted(p for p in site.iterdir() if p.is_file() and (p.suffix == ".pth" or p.name in _STARTUP))
     except OSError:
-        return problems, 0
-    count = 0
+        entries = []
     for entry in entries:
         if entry.suffix == ".pth":
-            count += 1
             reasons = judge_pth(entry, site_dirs)
             if reasons:
                 problems.append(Problem("pth", str(entry), "runs at every interpreter start: " + "; ".join(reasons)))
-        elif entry.name in ("sitecustomize.py", "usercustomize.py"):
-            count += 1
-            reasons = _follow({entry.stem}, [site], set())
+        else:
+            judged = judge_module(entry)
+            reasons = (judged.reasons() if judged else []) + \
+                (_follow(_top_level_imports(judged.tree), site_dirs, {entry}) if judged else [])
             if reasons:
                 problems.append(Problem("startup", str(entry), f"{entry.name} is imported at every interpreter "
-                                        "start and " + "; ".join(r.split(", which ", 1)[-1] for r in reasons)))
-    return problems, count
+                                        "start and " + "; ".join(reasons)))
+    return problems, len(entries)

@@ -41,12 +41,26 @@ def read_record(dist: Distribution) -> list[tuple[str, str, str]] | None:
     return rows
 
 
-def file_digest(path: Path, algo: str) -> str:
+def file_digest(path: Path, algo: str) -> bytes:
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
-    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+    return h.digest()
+
+
+def _encode_like(digest: bytes, expected: str) -> str:
+    """The digest in the RECORD's own encoding: urlsafe base64 (the wheel spec) or hex (Debian's)."""
+    if len(expected) == 2 * len(digest) and all(c in "0123456789abcdef" for c in expected.lower()):
+        return digest.hex()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def system_managed(dist: Distribution) -> bool:
+    """Installed by the operating system's package manager (Debian's dist-packages, no INSTALLER
+    file): such files are rewritten at packaging time (binaries stripped), and dpkg keeps its own
+    checksums -- ``debsums`` or ``dpkg --verify`` checks them."""
+    return "dist-packages" in dist.site.parts and not (dist.path / "INSTALLER").is_file()
 
 
 def _resolve(dist: Distribution, rel: str) -> Path:
@@ -78,7 +92,7 @@ def verify(dist: Distribution, recorded: set[Path] | None = None) -> tuple[list[
                                     f"{algo!r}, which doctor does not accept"))
             continue
         try:
-            actual = file_digest(path, algo)
+            actual = _encode_like(file_digest(path, algo), expected)
         except FileNotFoundError:
             problems.append(Problem("record", str(path), f"listed in the RECORD of {dist.name} {dist.version} "
                                     "but missing: the installed distribution was changed after installation"))

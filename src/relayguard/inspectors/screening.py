@@ -30,13 +30,12 @@ grounding is built once per request, and only when a decision needs it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from relayguard.exchange import Exchange, Finding, ToolCall
 from relayguard.inspectors.base import Inspector
 from relayguard.screen import typosquat
-from relayguard.screen.actions import analyse_script, code_actions
+from relayguard.screen.actions import analyse_script
 from relayguard.screen.extract import ExtractError, extract
 from relayguard.screen.grounding import Grounding, grounding_for
 from relayguard.screen.model import Action, ScreenError, quote
@@ -72,11 +71,6 @@ _WHY = {
     "reverse-shell": "it would give a remote host control of this machine",
     "exfiltration": "it would send secrets off this machine",
 }
-_CODE_EXT = {".py": "python", ".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".rb": "ruby",
-             ".pl": "perl", ".php": "php", ".ps1": "powershell"}
-_SHELL_EXT = (".sh", ".bash", ".zsh", ".ksh")
-_WRITTEN_CODE_RULES = frozenset({"reverse-shell", "encoded-exec", "exfiltration", "download-exec",
-                                 "persistence", "index-override", "pm-config", "opaque-exec"})
 
 
 def _screen(text: str, depth: int):  # noqa: ANN202 - the persist.Screen callback
@@ -132,24 +126,10 @@ class Screening(Inspector):
         return result
 
     def write_actions(self, path: str, content: str | None, append: bool) -> list[Action]:
-        out = write_actions(path, content, append, _screen, 0)
-        if not content:
-            return out
-        low = path.lower()
-        ext = low[low.rfind("."):] if "." in low.rsplit("/", 1)[-1] else ""
-        first = content.lstrip()[:64]
         try:
-            if ext in _SHELL_EXT or (first.startswith("#!") and "sh" in first.split("\n", 1)[0]):
-                nested = analyse_script(content, 1)[0]
-                out += [replace(a, what=f"writes {path}, a script that {a.what}") for a in nested
-                        if a.rule not in ("install",)]
-            elif ext in _CODE_EXT:
-                nested = code_actions(content, _CODE_EXT[ext], 1, how="would run")[0]
-                out += [replace(a, what=f"writes {path}, which {a.what}") for a in nested
-                        if a.rule in _WRITTEN_CODE_RULES]
+            return write_actions(path, content, append, _screen, 0)
         except ScreenError as exc:
-            out.append(Action("unparseable-command", f"writes {path}, which cannot be analysed ({exc})"))
-        return out
+            return [Action("unparseable-command", f"writes {path}, which cannot be analysed ({exc})")]
 
     # -- decisions --------------------------------------------------------------------------
     def _severity(self, rule: str, mild: bool = False) -> str | None:

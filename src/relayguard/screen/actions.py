@@ -26,7 +26,8 @@ from relayguard import shell
 from relayguard.inspectors.policy_gate import DOWNLOADERS, _crude_download_exec, download_targets
 from relayguard.screen import inline
 from relayguard.screen.extract import parse_patch
-from relayguard.screen.flow import NETWORK_SENDERS, Flow, output_files
+from relayguard.screen.files import output_files
+from relayguard.screen.flow import NETWORK_SENDERS, Flow
 from relayguard.screen.installs import parse_install, requirement_lines, Install
 from relayguard.screen.model import Action, ScreenError, quote
 from relayguard.screen.network import all_local, destinations, reverse_shell, secret_source, uploads
@@ -88,8 +89,11 @@ def _screen(text: str, depth: int) -> tuple[list[Action], tuple[shell.Command, .
     return analyse_script(text, depth)
 
 
-def code_actions(code: str, lang: str, depth: int, how: str = "runs") -> tuple[list[Action], list[str]]:
-    """(actions, URLs it fetches without running) for interpreter code."""
+def code_actions(code: str, lang: str, depth: int, how: str = "runs",
+                 running: bool = True) -> tuple[list[Action], list[str]]:
+    """(actions, URLs it fetches without running) for interpreter code; ``running``
+    False for code that is only written (then fetching plus starting processes is
+    ordinary program code; fetching plus exec/eval is not)."""
     if depth > MAX_DEPTH:
         raise ScreenError(f"payloads nested more than {MAX_DEPTH} levels deep")
     f = inline.analyse(code)
@@ -102,12 +106,12 @@ def code_actions(code: str, lang: str, depth: int, how: str = "runs") -> tuple[l
     if f.fetches and f.code_exec and not remote and not f.urls:
         out.append(Action("download-exec", f"{how} {lang} code that downloads from a URL that cannot be "
                                            "determined and executes code"))
-    elif f.fetches and (f.code_exec or f.proc_exec) and remote:
+    elif f.fetches and (f.code_exec or f.proc_exec and running) and remote:
         out.append(Action("download-exec", f"{how} {lang} code that downloads from {shown} and runs "
                                            "code or commands", urls=tuple(remote)))
-    if f.decodes and f.code_exec:
+    if f.decodes and (f.code_exec or f.proc_exec and f.decoded):
         out.append(Action("encoded-exec", f"{how} {lang} code that decodes a payload and executes it"))
-    if (f.credentials or f.env_dump) and f.sends and (remote or not f.urls):
+    if (f.credentials or f.env_dump) and (f.sends or f.fetches) and (remote or not f.urls):
         what = f.credentials[0] if f.credentials else "the environment variables"
         out.append(Action("exfiltration", f"{how} {lang} code that reads {what} and sends data to "
                                           f"{shown or 'the network'}", urls=tuple(remote), strict=True))
@@ -119,7 +123,7 @@ def code_actions(code: str, lang: str, depth: int, how: str = "runs") -> tuple[l
         out += nested
     for d in f.decoded:
         out += code_actions(d, lang, depth + 1, how)[0]
-    fetched = remote if f.fetches and not (f.code_exec or f.proc_exec) else []
+    fetched = remote if f.fetches and not f.code_exec else []
     return out, fetched
 
 
@@ -181,6 +185,8 @@ class _Script:
         self.out: list[Action] = []
         self.sources: dict[int, tuple[str, str, tuple[str, ...], str | None]] = {}
         self.written: dict[str, str | None] = {}
+        self.outputs: dict[int, list[str]] = {}
+        self.remotes: dict[str, str] = {}
 
     def add(self, action: Action) -> None:
         if len(self.out) < _MAX_ACTIONS:
@@ -284,8 +290,12 @@ class _Script:
         rs = reverse_shell(self.cmds, i)
         if rs:
             self.add(Action("reverse-shell", f"connects a shell to a remote host ({rs})", strict=True))
+        if c.program == "git":
+            self.git_push(c)
         if c.program not in NETWORK_SENDERS:
             return
+        if c.program in ("dig", "nslookup", "host", "drill"):
+            self.dns_data(c)
         sent = uploads(c)
         dests, unknown = destinations(c)
         if sent and not all_local(dests, unknown):
@@ -302,6 +312,29 @@ class _Script:
             self.add(Action("exfiltration", f"sends ${ref} to {self.where(dests)} with {c.program}",
                             urls=tuple(dests) if not unknown else ()))
             break
+
+    def git_push(self, c: shell.Command) -> None:
+        """``git remote add x URL`` then ``git push x``: the repository leaves for URL."""
+        words = [a for a in c.argv[1:] if not a.startswith("-")]
+        if words[:2] in (["remote", "add"], ["remote", "set-url"]) and len(words) >= 4:
+            self.remotes[words[2]] = words[3]
+        elif words[:1] == ["push"] and len(words) >= 2:
+            url = self.remotes.get(words[1]) or (words[1] if "://" in words[1] or "@" in words[1] else None)
+            if url:
+                self.add(Action("exfiltration", f"pushes the repository to {display(url)}", urls=(url,),
+                                trust="owner"))
+
+    def dns_data(self, c: shell.Command) -> None:
+        """``nslookup $(whoami).x.example``: data leaves in the name of a DNS query."""
+        for k, name in enumerate(c.argv[1:], 1):
+            if name.startswith(("-", "+", "@")) or k not in c.unresolved:
+                continue
+            tail = name.replace("}", ")").rsplit(")", 1)[-1].rsplit("$", 1)[-1]
+            domain = tail.split(".", 1)[1] if "." in tail else ""
+            if domain.count(".") >= 1 and not is_local_host(domain):
+                self.add(Action("exfiltration", f"puts command output into a DNS query for {domain}",
+                                urls=(f"dns://{domain}",)))
+                return
 
     @staticmethod
     def where(urls: list[str] | tuple[str, ...]) -> str:
@@ -320,6 +353,8 @@ class _Script:
         code: str | None = None
         if inv.mode == "code" and inv.text is not None and inv.index not in c.unresolved:
             code = inv.text
+            if inv.index is not None and inv.index > 1:  # perl -MLWP::Simple, ruby -ropen-uri
+                code = " ".join(c.argv[1:inv.index]) + "\n" + code
             if inv.lang == "powershell" and inv.index is not None and inv.index > 0 and \
                     c.argv[inv.index - 1].lower().lstrip("-/") in ("e", "ec", "enc", "encodedcommand"):
                 decoded = decode_base64(code)
@@ -341,6 +376,7 @@ class _Script:
             self.add(a)
         if fetched and i not in self.sources:
             self.sources[i] = ("download", "", tuple(fetched), None)
+            self.outputs[i] = inline.analyse(code).paths
 
     def schedule(self, i: int, c: shell.Command) -> None:
         """crontab / at / batch: the jobs they install run later."""
@@ -396,7 +432,11 @@ class _Script:
     def sinks(self) -> None:
         if not self.sources:
             return
-        for sink in Flow(self.cmds, set(self.sources)).sinks():
+        seen: set[tuple[int, str]] = set()
+        for sink in Flow(self.cmds, set(self.sources), self.outputs).sinks():
+            if (sink.source, sink.kind) in seen:
+                continue  # one finding per source and kind: the first place it runs or leaves
+            seen.add((sink.source, sink.kind))
             kind, label, urls, extra = self.sources[sink.source]
             if sink.kind == "exec":
                 if kind == "download":
@@ -413,7 +453,7 @@ class _Script:
                     self.add(Action("opaque-exec", f"runs the output of {label}, a command that cannot be "
                                                    f"resolved statically, and {sink.how}"))
             elif sink.kind == "network" and kind == "secret":
-                dests, unknown = destinations(self.cmds[sink.sink])
+                dests, unknown = ([sink.dest], False) if sink.dest else destinations(self.cmds[sink.sink])
                 if not all_local(dests, unknown):
                     self.add(Action("exfiltration", f"reads {label} and {sink.how} to {self.where(dests)}",
                                     urls=tuple(dests), strict=True))

@@ -4,13 +4,15 @@ Given the commands ``relayguard.shell`` found and a set of *source* commands
 (a download, a decoder, a credential read), :class:`Flow` computes where their
 output goes: the standard input of later pipeline stages, arguments through
 ``$(...)`` / ``<(...)`` / variables, the output of a nested script, and files
-(``curl -o f``, ``> f``, ``tee f``, ``cp f g``) that a later command runs,
-sources or makes executable.  Sinks are reported as :class:`Sink` records:
+(``curl -o f``, ``> f``, ``tee f``, ``cp f g``, archives and what they unpack;
+see ``files``) that a later command runs, sources, installs, makes executable
+or uploads.  Sinks are reported as :class:`Sink` records:
 
     exec      the data is run: piped into an interpreter that executes its
               input, given as its code or script file, used as a command name,
-              or a file holding it is run / sourced / chmod +x'd
-    network   the data is sent: piped into or given to a network command
+              or a file holding it is run / sourced / installed / chmod +x'd
+    network   the data is sent: piped into or given to a network command, or
+              written to ``/dev/tcp/host/port``
 
 The propagation is the baseline gate's (``policy_gate``), generalised to any
 source; "does this interpreter execute its input" is the gate's ``_Flow``.
@@ -22,8 +24,9 @@ from dataclasses import dataclass
 
 from relayguard import shell
 from relayguard.inspectors.policy_gate import _Flow
+from relayguard.screen import files as fs
 
-__all__ = ["Flow", "Sink", "NETWORK_SENDERS", "output_files", "sends_stdin"]
+__all__ = ["Flow", "Sink", "NETWORK_SENDERS", "sends_stdin"]
 
 _MAX_PASSES = 10
 
@@ -36,7 +39,6 @@ NETWORK_SENDERS = frozenset({
 })
 _ALWAYS_STDIN = frozenset({"nc", "ncat", "netcat", "socat", "telnet", "openssl", "ssh", "ftp",
                            "tftp", "websocat", "wscat", "mail", "sendmail", "mutt", "smbclient"})
-_RUNS_FILE = frozenset({"source", ".", "exec"})
 _COPIES = frozenset({"cp", "mv", "install", "ln", "rsync"})
 
 
@@ -46,67 +48,16 @@ def sends_stdin(argv: tuple[str, ...]) -> bool:
     if prog in _ALWAYS_STDIN:
         return True
     for a in argv[1:]:
-        if a in ("@-", "-") or a.endswith("=@-") or a.endswith("@-") or a.endswith("=/dev/stdin") \
-                or a.endswith("@/dev/stdin") or a == "/dev/stdin":
+        if a in ("@-", "-", "/dev/stdin") or a.endswith(("=@-", "@-", "=/dev/stdin", "@/dev/stdin")):
             return True
-    return prog in ("gh",) and "gist" in argv
+    return prog == "gh" and "gist" in argv
 
 
-def output_files(cmd: shell.Command) -> list[str]:
-    """Files this command writes its output (or a download) to."""
-    out = [t for t, op in zip(cmd.redirects, cmd.redirect_ops) if op and op[-1] == ">"
-           or op in (">>", "&>", "&>>", ">|", ">&")]
-    argv = cmd.argv
-    prog = cmd.program
-    n = len(argv)
-    for i, a in enumerate(argv[1:], 1):
-        if prog in ("curl", "curlie") and a in ("-o", "--output") and i + 1 < n:
-            out.append(argv[i + 1])
-        elif prog in ("curl", "curlie") and a.startswith("-o") and len(a) > 2 and a[1] == "o":
-            out.append(a[2:])
-        elif prog in ("curl", "curlie") and (a in ("-O", "--remote-name") or
-                                             (a.startswith("-") and not a.startswith("--")
-                                              and "O" in a)):
-            out.extend(_basenames(argv[i + 1:]))
-        elif prog in ("wget", "wget2") and a in ("-O", "--output-document") and i + 1 < n:
-            out.append(argv[i + 1])
-        elif prog in ("wget", "wget2") and a.startswith("--output-document="):
-            out.append(a.split("=", 1)[1])
-        elif prog in ("wget", "wget2") and a.startswith("-O") and len(a) > 2:
-            out.append(a[2:])
-        elif prog == "tee" and not a.startswith("-"):
-            out.append(a)
-        elif prog == "dd" and a.startswith("of="):
-            out.append(a[3:])
-        elif prog in ("aria2c",) and a in ("-o", "--out") and i + 1 < n:
-            out.append(argv[i + 1])
-    if prog in ("wget", "wget2", "aria2c") and not any(a.startswith(("-O", "--output-document", "-o"))
-                                                       for a in argv[1:]):
-        out.extend(_basenames(argv[1:]))
-    if prog in _COPIES and n >= 3 and not argv[-1].startswith("-"):
-        out.append(argv[-1])
-    return [o for o in out if o and o not in ("-", "/dev/null", "/dev/stdout", "/dev/stderr")]
-
-
-def _basenames(words: tuple[str, ...] | list[str]) -> list[str]:
-    names = []
-    for w in words:
-        if "://" in w:
-            tail = w.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-            if tail:
-                names.append(tail)
-    return names
-
-
-def _key(path: str) -> str:
-    path = path.strip().strip("'\"")
-    while path.startswith("./"):
-        path = path[2:]
-    return path
-
-
-def _base(path: str) -> str:
-    return _key(path).rstrip("/").rsplit("/", 1)[-1]
+def _tcp_target(cmd: shell.Command) -> str | None:
+    for target, op in zip(cmd.redirects, cmd.redirect_ops):
+        if op != "<" and target.startswith(("/dev/tcp/", "/dev/udp/")):
+            return target
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +66,62 @@ class Sink:
     sink: int  # index of the command that runs or sends it
     kind: str  # exec | network
     how: str  # "pipes it into bash", "runs it with python3", "makes it executable"
+    dest: str | None = None  # for /dev/tcp sinks: the tcp:// URL
 
 
 class Flow:
-    def __init__(self, cmds: tuple[shell.Command, ...], sources: set[int]) -> None:
+    def __init__(self, cmds: tuple[shell.Command, ...], sources: set[int],
+                 extra_outputs: dict[int, list[str]] | None = None) -> None:
         self.cmds = cmds
         self.sources = sources
+        self.extra_outputs = extra_outputs or {}
         self.exec_flow = _Flow(cmds)
         n = len(cmds)
         self.taint: list[set[int]] = [set() for _ in range(n)]
         self.stdin: list[set[int]] = [set() for _ in range(n)]
         self.args: list[dict[int, set[int]]] = [{} for _ in range(n)]
         self.files: dict[str, set[int]] = {}
+        self.dirs: dict[str, set[int]] = {}
+        self.written_at: dict[str, int] = {}
         if sources:
             self._propagate()
+
+    # -- files --------------------------------------------------------------------------
+    def file_sources(self, path: str, before: int | None = None) -> set[int]:
+        """Sources in the file at ``path`` (written by a command before index ``before``)."""
+        k = fs.key(path)
+        found: set[int] = set()
+        for name in ((k, fs.base(k)) if "/" not in k else (k,)):
+            if name in self.files and (before is None or self.written_at[name] < before):
+                found |= self.files[name]
+        for d, srcs in self.dirs.items():
+            if fs.in_dir(path, d) and (before is None or self.written_at["dir:" + d] < before):
+                found |= srcs
+        return found
+
+    def _reads(self, i: int) -> set[int]:
+        """Sources reaching command i through files it names."""
+        if not self.files and not self.dirs:
+            return set()
+        c = self.cmds[i]
+        found: set[int] = set()
+        words = list(c.argv[1:]) + [t for t, op in zip(c.redirects, c.redirect_ops) if op == "<"]
+        for w in words:
+            if "=@" in w:
+                w = w.split("=@", 1)[1]
+            elif w.startswith("@"):
+                w = w[1:]
+            found |= self.file_sources(w, i)
+        return found
+
+    def _record(self, path: str, srcs: set[int], at: int) -> bool:
+        k = fs.key(path)
+        if not k or srcs <= self.files.get(k, set()):
+            return False
+        for name in ((k, fs.base(k)) if "/" in k else (k,)):
+            self.files.setdefault(name, set()).update(srcs)
+            self.written_at[name] = min(self.written_at.get(name, at), at)
+        return True
 
     # -- propagation (as in policy_gate._download_exec, for any source) -------------
     def _refresh(self, i: int) -> bool:
@@ -141,18 +134,6 @@ class Flow:
             self.taint[i] = new
             return True
         return False
-
-    def _file_taint(self, i: int) -> set[int]:
-        """Sources that reach command i through files written earlier."""
-        if not self.files:
-            return set()
-        c = self.cmds[i]
-        found: set[int] = set()
-        words = list(c.argv[1:]) + [t for t, op in zip(c.redirects, c.redirect_ops) if op == "<"]
-        for w in words:
-            for key in (_key(w), _base(w)):
-                found |= self.files.get(key, set())
-        return found
 
     def _propagate(self) -> None:
         cmds = self.cmds
@@ -203,20 +184,21 @@ class Flow:
                         changed = True
                         self._refresh(i)
                     pending |= taint[i]
-            # files, in script order
-            for i, c in enumerate(cmds):
-                from_files = self._file_taint(i)
-                if from_files and not from_files <= stdin[i] and c.program not in _COPIES:
-                    stdin[i] |= from_files  # cat f, python f, ...: reads the file
+            for i, c in enumerate(cmds):  # files, in script order
+                if not c.argv:
+                    continue
+                read = self._reads(i)
+                if read and not read <= stdin[i]:
+                    stdin[i] |= read
                     changed |= self._refresh(i)
-                elif from_files and c.program in _COPIES:
-                    taint[i] |= from_files
                 if taint[i]:
-                    for f in output_files(c):
-                        for key in (_key(f), _base(f)):
-                            if not taint[i] <= self.files.get(key, set()):
-                                self.files.setdefault(key, set()).update(taint[i])
-                                changed = True
+                    for f in fs.output_files(c) + self.extra_outputs.get(i, []):
+                        changed |= self._record(f, taint[i], i)
+                    d = fs.extract_dir(c)
+                    if d is not None and not taint[i] <= self.dirs.get(fs.key(d), set()):
+                        self.dirs.setdefault(fs.key(d), set()).update(taint[i])
+                        self.written_at["dir:" + fs.key(d)] = min(self.written_at.get("dir:" + fs.key(d), i), i)
+                        changed = True
             if not changed:
                 break
 
@@ -235,47 +217,32 @@ class Flow:
             for s in self.args[i].get(0, ()):
                 if s != i:
                     out.append(Sink(s, i, "exec", "runs its output as a command"))
-            if flow.inv(i) is not None:
+            inv = flow.inv(i)
+            if inv is not None:
                 positions = flow.script_args(i)
                 for arg, srcs in self.args[i].items():
                     if arg == shell.ARG_STDIN and flow.runs_stdin(i):
                         out += [Sink(s, i, "exec", f"feeds it to {name}") for s in srcs if s != i]
                     elif arg >= 1 and (positions is None or arg in positions):
                         out += [Sink(s, i, "exec", f"runs it with {name}") for s in srcs if s != i]
-            out += self._file_sinks(i)
+            if self.files or self.dirs:
+                for path, how in fs.runs_files(c, inv):
+                    out += [Sink(s, i, "exec", how) for s in self.file_sources(path, i) if s != i]
+                d = fs.extract_dir(c)
+                if d is not None and self.taint[i] and any(fs.key(d) == fs.key(b) for b in fs.BIN_DIRS):
+                    out += [Sink(s, i, "exec", f"unpacks it into {d}") for s in self.taint[i] if s != i]
+            tcp = _tcp_target(c)
+            if tcp is not None and self.taint[i]:
+                dest = "tcp://" + tcp.split("/", 3)[3] if tcp.count("/") >= 3 else None
+                out += [Sink(s, i, "network", f"writes it to {tcp[:8]}", dest) for s in self.taint[i]]
             if c.program in NETWORK_SENDERS:
                 if self.stdin[i] and sends_stdin(c.argv):
-                    out += [Sink(s, i, "network", f"sends it with {c.program}")
-                            for s in self.stdin[i] if s != i]
+                    out += [Sink(s, i, "network", f"sends it with {c.program}") for s in self.stdin[i] if s != i]
                 for arg, srcs in self.args[i].items():
                     if arg >= 1 or arg == shell.ARG_OTHER:
-                        out += [Sink(s, i, "network", f"sends it with {c.program}")
-                                for s in srcs if s != i]
+                        out += [Sink(s, i, "network", f"sends it with {c.program}") for s in srcs if s != i]
+                if self.files or self.dirs:
+                    for path in fs.data_files(c):
+                        out += [Sink(s, i, "network", f"uploads it with {c.program}")
+                                for s in self.file_sources(path, i) if s != i]
         return list(dict.fromkeys(out))
-
-    def _file_sinks(self, i: int) -> list[Sink]:
-        if not self.files:
-            return []
-        c = self.cmds[i]
-        argv = c.argv
-        prog = c.program
-        hits: list[tuple[str, str]] = []
-        inv = self.exec_flow.inv(i)
-        if 0 not in c.unresolved and (argv[0].startswith(("/", "./", "~")) or "/" in argv[0]):
-            hits.append((argv[0], "runs the file"))
-        elif inv is not None and inv.mode == "file" and inv.text is not None:
-            hits.append((inv.text, f"runs it with {prog}"))
-        elif prog in _RUNS_FILE and len(argv) > 1:
-            hits.append((argv[1], f"runs it with {prog}"))
-        elif prog == "chmod":
-            words = [a for a in argv[1:] if not a.startswith("-")]
-            mode = words[0] if words else ""
-            if "x" in mode or (mode.isdigit() and any(int(d) & 1 for d in mode[-3:])):
-                hits += [(a, "makes it executable") for a in words[1:]]
-        elif inv is not None and inv.mode == "module":
-            return []
-        out = []
-        for path, how in hits:
-            srcs = self.files.get(_key(path), set()) | self.files.get(_base(path), set())
-            out += [Sink(s, i, "exec", how) for s in srcs if s != i]
-        return out

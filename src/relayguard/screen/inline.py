@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from relayguard.screen.normalise import decode_base64, decode_hex
+from relayguard.screen.normalise import decode_base64, decode_hex, rot13
 from relayguard.screen.sensitive import credential_path
 
 __all__ = ["CodeFacts", "analyse"]
@@ -35,7 +35,8 @@ _FETCH = re2.compile(
     r"|aiohttp|pycurl|wget\.download|https?\.(?:get|request)\(|\bfetch\(|axios|\bgot\(|node-fetch"
     r"|XMLHttpRequest|LWP|HTTP::Tiny|getstore|Net::HTTP|open-uri|URI\.open|HTTParty|RestClient"
     r"|file_get_contents\(|curl_exec|DownloadString|DownloadFile|DownloadData|Invoke-WebRequest"
-    r"|Invoke-RestMethod|\biwr\b|\birm\b|Net\.WebClient|Start-BitsTransfer|HttpClient")
+    r"|Invoke-RestMethod|\biwr\b|\birm\b|Net\.WebClient|Start-BitsTransfer|HttpClient"
+    r"|require\(\s*['\"](?:node:)?https?['\"]\s*\)|from\s+['\"](?:node:)?https?['\"]|LWP::|Net::HTTP")
 _CODE_EXEC = re2.compile(
     r"(?:^|[^.\w])(?:exec|eval)\s*\(|\bcompile\s*\(|marshal\.loads|pickle\.loads|new\s+Function"
     r"|\bFunction\(|vm\.run|runInThisContext|\bIEX\b|Invoke-Expression|\bassert\s*\(|create_function"
@@ -53,7 +54,8 @@ _DECODE = re2.compile(
     r"|base64_decode|gzinflate|str_rot13|FromBase64String|\[char\]\s*0x|String\.fromCharCode|chr\(")
 _SOCKET = re2.compile(
     r"socket\.socket|create_connection|socket\.connect|\bsocket\s*\(|IO::Socket|TCPSocket|net\.Socket"
-    r"|net\.connect|createConnection|fsockopen|stream_socket_client|Sockets\.TCPClient|/dev/tcp/")
+    r"|net\.connect|createConnection|fsockopen|stream_socket_client|Sockets\.TCPClient|/dev/tcp/"
+    r"|require\(\s*['\"](?:node:)?net['\"]\s*\)|/inet/tcp/|Socket\.new|socket\.create")
 _SHELLISH = re2.compile(
     r"/bin/[a-z]*sh\b|cmd\.exe|powershell|dup2|pty\.spawn|['\"](?:ba|z|da)?sh['\"]|\bIEX\b"
     r"|Invoke-Expression|GetStream\(\)|spawn\(\s*['\"](?:/bin/)?(?:ba|z)?sh|proc_open|shell_exec"
@@ -95,6 +97,7 @@ class CodeFacts:
     sends: bool = False
     shell_strings: list[str] = field(default_factory=list)  # commands for os.system & co
     decoded: list[str] = field(default_factory=list)  # decoded literals
+    paths: list[str] = field(default_factory=list)  # path literals (where a download may be saved)
 
 
 def _looks_like_command(text: str) -> bool:
@@ -115,6 +118,8 @@ def analyse(code: str) -> CodeFacts:
     f.sends = bool(_SEND.search(code))
     for m in _PATHISH.finditer(code):
         path = m.group(1) or m.group(2) or ""
+        if len(f.paths) < _MAX_ITEMS:
+            f.paths.append(path)
         if credential_path(path) and len(f.credentials) < _MAX_ITEMS:
             f.credentials.append(path)
     if f.proc_exec:
@@ -128,6 +133,11 @@ def analyse(code: str) -> CodeFacts:
                 if _looks_like_command(text):
                     f.shell_strings.append(text)
         del f.shell_strings[_MAX_ITEMS:]
+    if ("rot13" in code or "rot_13" in code) and (f.code_exec or f.proc_exec):
+        for m in _ITEM.finditer(code):
+            text = rot13(m.group(1))
+            if _looks_like_command(text) and len(f.decoded) < 8:
+                f.decoded.append(text)
     if f.decodes or f.code_exec or f.proc_exec:
         for m in _B64_LITERAL.finditer(code):
             text = decode_base64(m.group(0))

@@ -127,7 +127,7 @@ def uploads(cmd: shell.Command) -> list[str]:
         found += [p for a in argv[1:] if (p := _data_path(a)) and credential_path(p)]
     elif prog in ("scp", "rsync", "sftp", "rclone", "gsutil", "s3cmd") or \
             prog == "aws" and "s3" in argv:
-        if any(remote_host(a) for a in argv[1:]) or prog in ("rclone", "gsutil", "aws", "s3cmd"):
+        if any(remote_host(a) for a in _positionals(argv, _SSH_VALUE)) or prog in ("rclone", "gsutil", "aws", "s3cmd"):
             found += [a for a in argv[1:] if not a.startswith("-") and credential_path(a)]
     elif prog == "gh" and "gist" in argv:
         found += [a for a in argv[1:] if credential_path(a)]
@@ -162,6 +162,22 @@ def _first_positional(argv: tuple[str, ...], value_opts: frozenset[str]) -> str 
     return None
 
 
+_SSH_VALUE = frozenset("-i -p -l -o -F -J -L -R -D -b -c -E -m -S -w -W -O -Q -B -e".split())
+
+
+def _positionals(argv: tuple[str, ...], value_opts: frozenset[str]) -> list[str]:
+    out = []
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("-") and len(a) > 1:
+            i += 2 if a in value_opts else 1
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def destinations(cmd: shell.Command) -> tuple[list[str], bool]:
     """(URLs the network command talks to, whether some destination is unknown)."""
     prog = cmd.program
@@ -182,12 +198,15 @@ def destinations(cmd: shell.Command) -> tuple[list[str], bool]:
     if prog in ("dig", "nslookup", "host", "drill"):
         names = [a for a in argv[1:] if not a.startswith(("-", "+", "@"))]
         return [f"dns://{n}" for n in names[:1]], bool(names) and "$" in names[0]
-    if prog in ("ssh", "scp", "sftp", "rsync"):
-        hosts = [h for a in argv[1:] if (h := remote_host(a))]
-        if prog == "ssh" and not hosts:
-            target = _first_positional(argv, frozenset("-i -p -l -o -F -J -L -R -D -b -c -E -m -S -w".split()))
-            hosts = [target.rsplit("@", 1)[-1]] if target else []
+    if prog == "ssh":
+        target = _first_positional(argv, _SSH_VALUE)
+        hosts = [target.rsplit("@", 1)[-1]] if target else []
         return [f"ssh://{h}" for h in hosts], not hosts
+    if prog in ("scp", "sftp", "rsync"):
+        hosts = [h for a in _positionals(argv, _SSH_VALUE | {"-e", "--rsh", "-P"}) if (h := remote_host(a))]
+        return [f"ssh://{h}" for h in hosts], not hosts
+    if prog == "gh":
+        return ["https://github.com"], False
     if prog == "openssl" and "-connect" in argv:
         k = argv.index("-connect")
         return ([f"tcp://{argv[k + 1]}"] if k + 1 < len(argv) else []), k + 1 >= len(argv)
@@ -207,7 +226,7 @@ def _tcp_host(path: str) -> str | None:
 
 
 _SOCKET_PROGS = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "socat", "telnet",
-                           "openssl"})
+                           "openssl", "awk", "gawk", "ssh"})
 
 
 def reverse_shell(cmds: tuple[shell.Command, ...], i: int) -> str | None:
@@ -227,6 +246,15 @@ def reverse_shell(cmds: tuple[shell.Command, ...], i: int) -> str | None:
     if prog == "socat" and any(a.lower().startswith(("exec:", "system:")) or ",exec:" in a.lower()
                                for a in argv[1:]):
         return "socat with exec: (runs a program over the connection)"
+    if prog in ("awk", "gawk") and any("/inet/tcp/" in a or "/inet/udp/" in a for a in argv[1:]):
+        parts = next(a.split("/inet/", 1)[1].split("/") for a in argv[1:] if "/inet/" in a)
+        if len(parts) < 3 or not is_local_host(parts[2]):
+            return f"{prog} with a /inet/tcp connection (a shell over the network)"
+    if prog == "ssh" and any(a == "-R" or a.startswith("-R") or (a.startswith("-") and "R" in a[1:]
+                             and not a.startswith("--")) for a in argv[1:]):
+        dests = destinations(c)[0]
+        if not all_local(dests, False):
+            return "ssh -R (opens a way back into this machine for the remote host)"
     inv = shell.invocation(argv) if argv and 0 not in c.unresolved else None
     for target in list(c.redirects) + list(argv[1:]):
         host = _tcp_host(target)

@@ -51,6 +51,8 @@ _HIJACK = re2.compile(
     r"|npm|npx|python|python3|node|gpg|passwd|apt|apt-get|brew)\s*="
     r"|(?m)^\s*(?:function\s+)?(?:sudo|su|ssh|git|passwd)\s*\(\s*\)"
     r"|(?m)^\s*(?:export\s+)?PATH\s*=\s*['\"]?(?:/tmp|/var/tmp|/dev/shm|\.)[/:]")
+_NPM_EXEC = re2.compile(r"(?mi)^\s*(?:npm_config_)?(?:script[-_]shell|node[-_]options|onload[-_]script|git|shell|editor|"
+                        r"yarnPath|npmPath)\s*[=:]\s*\S+")
 _CRON_TIME = re2.compile(r"^\s*(?:@\w+|(?:\S+\s+){5})")
 
 
@@ -95,7 +97,8 @@ def judge_content(content: str | None, kind: str, where: str, screen: Screen, de
     return out
 
 
-def cron_lines(content: str) -> str:
+def cron_lines(content: str, system: bool = False) -> str:
+    """The commands of crontab lines (``system``: /etc/crontab format, with a user field)."""
     lines = []
     for line in content.splitlines()[:500]:
         s = line.strip()
@@ -104,12 +107,13 @@ def cron_lines(content: str) -> str:
         m = _CRON_TIME.match(s)
         rest = s[m.end():] if m else s
         parts = rest.split(None, 1)
-        if parts and parts[0].isalpha() and parts[0].islower() and len(parts) > 1 and "/" in parts[1][:1]:
-            rest = parts[1]  # /etc/crontab: the user field
+        if system and len(parts) > 1:
+            rest = parts[1]  # the user field
         lines.append(rest)
     return "\n".join(lines)
 
 
+_SSH_EXEC = re2.compile(r"(?mi)^\s*(?:ProxyCommand|LocalCommand|KnownHostsCommand|Match\s+exec)\s*=?\s*(.+)$")
 _UNIT_EXEC = re2.compile(r"(?m)^\s*Exec[A-Za-z]*\s*=\s*[-@+!:]*(.+)$")
 _PLIST_STRING = re2.compile(r"<string>([^<]+)</string>")
 _GIT_EXEC_KEYS = re2.compile(
@@ -176,8 +180,13 @@ def write_actions(path: str, content: str | None, append: bool, screen: Screen, 
         elif content is None and urls:
             out.append(Action("persistence", f"downloads into {shown} ({kind})", urls=urls))
         elif kind == "cron":
-            out += judge_content(None if content is None else cron_lines(content), "a cron job", shown,
-                                 screen, depth)
+            system = fold_home(path).startswith(("/etc/cron", "/etc/anacrontab"))
+            out += judge_content(None if content is None else cron_lines(content, system), "a cron job",
+                                 shown, screen, depth)
+        elif kind == "SSH client configuration":
+            text = None if content is None else "\n".join(m.group(1) for m in _SSH_EXEC.finditer(content))
+            if text is None or text.strip():
+                out += judge_content(text, "SSH client configuration", shown, screen, depth)
         elif kind == "a systemd unit":
             text = None if content is None else "\n".join(m.group(1) for m in _UNIT_EXEC.finditer(content))
             out += judge_content(text, kind, shown, screen, depth)
@@ -198,7 +207,12 @@ def write_actions(path: str, content: str | None, append: bool, screen: Screen, 
             out.append(Action("pm-config", f"writes {pm} ({shown}) that points at "
                                            + ", ".join(dict.fromkeys(display(u) for u in found[:3])),
                               urls=found, trust="index"))
+    if pm is not None and content and _NPM_EXEC.search(content):
+        out.append(Action("pm-config", f"writes {pm} ({shown}) that sets the program it runs for scripts "
+                                       f"({quote(_NPM_EXEC.search(content).group(0).strip(), 40)})"))
     if content:
+        from relayguard.screen.later import written_actions  # judges commands the file runs later
+        out += written_actions(path, content, screen, depth)
         packages = _manifest(path, content)
         if packages:
             eco = packages[0].ecosystem

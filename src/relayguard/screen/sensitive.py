@@ -8,11 +8,12 @@ are folded to ``~``, on RE2 patterns (the text is attacker-controlled).
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import re2
 
 __all__ = [
-    "credential_path", "fold_home", "is_local_host", "persistence_kind", "pm_config_kind",
+    "credential_path", "fold_home", "is_local_host", "numeric_ip", "persistence_kind", "pm_config_kind",
     "secret_var_refs", "SECRET_PROVIDERS", "is_metadata_host",
 ]
 
@@ -38,20 +39,18 @@ def fold_home(path: str) -> str:
     return p
 
 
+# Directories whose every file is a secret, and secret files.
 _CREDENTIAL = _rx(
-    r"(?:^|/)(?:"
-    r"\.aws/(?:credentials|config|sso/cache)|\.ssh/(?:id_[a-z0-9_]+|[^/]*\.pem|[^/]*_key|identity)"
-    r"|\.netrc|_netrc|\.git-credentials|\.docker/config\.json|\.kube/config|\.config/gh/hosts\.yml"
-    r"|\.config/hub|\.npmrc|\.pypirc|\.gnupg/|\.config/gcloud/(?:credentials|application_default|access_tokens|legacy_credentials)"
-    r"|\.azure/|\.terraform\.d/credentials|\.vault-token|\.pgpass|\.my\.cnf|\.boto|\.s3cfg"
-    r"|\.cargo/credentials|\.gem/credentials|\.composer/auth\.json|\.config/solana/id\.json"
-    r"|\.ethereum/keystore|\.electrum/|\.bitcoin/wallet|wallet\.dat|[^/]*keystore[^/]*|\.local/share/keyrings"
-    r"|exodus/exodus\.wallet|\.env(?:\.[a-z]+)?|credentials\.json|service[-_]?account[^/]*\.json"
-    r"|\.bash_history|\.zsh_history|\.password-store/|\.config/op/|\.1password/"
-    r")$"
-    r"|^/etc/shadow$|^/proc/[^/]+/environ$|\.(?:pem|p12|pfx|key|keystore|jks)$"
+    r"(?:^|/)(?:\.aws|\.ssh|\.gnupg|\.docker|\.kube|\.azure|\.config/gcloud|\.terraform\.d|\.ethereum"
+    r"|\.electrum|\.bitcoin|\.local/share/keyrings|\.password-store|\.config/op|\.1password|\.config/gh"
+    r"|\.config/solana|\.config/hub|\.aws-sam)(?:/.*)?$"
+    r"|(?:^|/)(?:\.netrc|_netrc|\.git-credentials|\.npmrc|\.pypirc|\.vault-token|\.pgpass|\.my\.cnf|\.boto"
+    r"|\.s3cfg|\.cargo/credentials(?:\.toml)?|\.gem/credentials|\.composer/auth\.json|wallet\.dat"
+    r"|[^/]*keystore[^/]*|exodus\.wallet|\.env(?:\.[a-z]+)?|[^/]*credentials[^/]*\.(?:json|toml|ya?ml|ini)"
+    r"|service[-_]?account[^/]*\.json|\.bash_history|\.zsh_history|id_(?:rsa|dsa|ecdsa|ed25519)[^/]*)$"
+    r"|^/etc/shadow$|^/proc/[^/]+/environ$|\.(?:pem|p12|pfx|key|jks)$"
 )
-_PUBLIC = _rx(r"\.pub$|/known_hosts$|\.env\.(?:example|sample|template|dist)$")
+_PUBLIC = _rx(r"\.pub$|/known_hosts$|/authorized_keys2?$|/\.ssh/config$|\.env\.(?:example|sample|template|dist)$")
 
 
 # Every credential pattern contains one of these (lower case): a cheap first test.
@@ -60,7 +59,7 @@ _CREDENTIAL_HINTS = (
     ".gnupg", "gcloud", ".azure", ".vault", ".pgpass", ".my.cnf", ".boto", ".s3cfg", "auth.json",
     "solana", "ethereum", "electrum", "bitcoin", "wallet", "keystore", "keyring", ".env", "account",
     "history", "password", "/op/", "1password", "shadow", "environ", ".pem", ".p12", ".pfx", ".key",
-    ".jks",
+    ".jks", ".terraform.d", ".ethereum", ".electrum", ".bitcoin", ".local/share", "id_", ".config/",
 )
 
 
@@ -69,6 +68,8 @@ def credential_path(path: str) -> bool:
     if not any(h in low for h in _CREDENTIAL_HINTS):
         return False
     p = fold_home(path)
+    while p.endswith(("/", "/*", "/**")) and len(p) > 1:
+        p = p.rstrip("*").rstrip("/") if p.endswith("*") else p[:-1]
     return bool(_CREDENTIAL.search(p)) and not _PUBLIC.search(p)
 
 
@@ -93,7 +94,8 @@ _PERSISTENCE = [
     ("a git hook", (r"(?:^|/)\.git/hooks/|(?:^|/)\.husky/[^_/][^/]*$|(?:^|/)\.githooks/")),
     ("git configuration", (r"(?:^|/)\.git/config$|(?:^|/)\.gitconfig$|^/etc/gitconfig$|\.config/git/config$")),
     ("an autostart entry", (r"\.config/autostart/|^/etc/xdg/autostart/|^/etc/rc\.local$|^/etc/init\.d/")),
-    ("Python startup code", (r"(?:site|dist)-packages/[^/]+\.pth$|(?:^|/)(?:site|user)customize\.py$")),
+    ("Python startup code", (r"(?:site|packages)[^\n]*\.pth$|(?:^|/)(?:site|user)customize\.py$")),
+    ("SSH client configuration", (r"(?:^|/)\.ssh/config$|^/etc/ssh/ssh_config")),
     ("the dynamic loader", (r"^/etc/ld\.so\.preload$|^/etc/ld\.so\.conf")),
     ("sudo rights", (r"^/etc/sudoers")),
 ]
@@ -164,8 +166,15 @@ _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".
                    ".cluster.local")
 
 
+_METADATA = ("169.254.169.254", "metadata.google.internal", "fd00:ec2::254", "100.100.100.200",
+             "169.254.170.2")
+
+
 def is_metadata_host(host: str) -> bool:
-    return host in ("169.254.169.254", "metadata.google.internal", "fd00:ec2::254", "100.100.100.200")
+    if host in _METADATA:
+        return True
+    ip = numeric_ip(host) if host[:1].isdigit() else None
+    return ip is not None and str(ip) in _METADATA
 
 
 def is_local_host(host: str | None) -> bool:
@@ -176,8 +185,23 @@ def is_local_host(host: str | None) -> bool:
         return False
     if host in ("localhost", "0.0.0.0", "host.docker.internal") or host.endswith(_LOCAL_SUFFIXES):
         return True
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+    ip = numeric_ip(host)
+    if ip is None:
         return "." not in host
-    return ip.is_loopback or ip.is_private and not ip.is_link_local
+    return ip.is_loopback or ip.is_private and not ip.is_link_local or ip.is_unspecified
+
+
+def numeric_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a numeric host means, in every form a resolver accepts:
+    ``1.2.3.4``, ``16909060``, ``0x1020304``, ``0102.03.04``, ``1.2.772``, IPv6."""
+    h = host.strip("[]")
+    try:
+        return ipaddress.ip_address(h)
+    except ValueError:
+        pass
+    if not h or not all(c in "0123456789abcdefxABCDEFX." for c in h) or not h[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(h))
+    except OSError:
+        return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from relayguard.inspectors.policy_gate import parse_url
+from relayguard.screen.sensitive import numeric_ip
 
 __all__ = ["Url", "code_host_key", "display", "owner_key", "split_url"]
 
@@ -60,8 +61,9 @@ def _raw_host(text: str) -> str:
 @lru_cache(maxsize=4096)
 def split_url(text: str, default_scheme: str = "http") -> Url:
     t = text.strip()
-    if t.startswith("git+"):
-        t = t[4:]
+    for prefix in ("git+", "sparse+", "registry+", "hg+", "svn+", "bzr+"):
+        if t.startswith(prefix):
+            t = t[len(prefix):]
     if t.startswith("git@") and ":" in t:  # git@github.com:owner/repo.git
         t = "ssh://" + t[4:].replace(":", "/", 1)
     u = parse_url(t, default_scheme)
@@ -114,6 +116,9 @@ def display(text: str) -> str:
     key = owner_key(text) or u.host
     if not u.ascii_host:
         return f"{u.raw_host} ({u.host})"
+    ip = numeric_ip(u.host) if u.host[:1].isdigit() else None
+    if ip is not None and str(ip) != u.host:
+        return f"{u.host} (the address {ip})"
     if u.host in _SHARED and key and not key.endswith("?"):
         return key + "/..."
     return key

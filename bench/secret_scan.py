@@ -1,6 +1,6 @@
 """Secret detector benchmark: recall, false hits and throughput, side by side with detect-secrets.
 
-    python bench/secrets.py [--size-mb 20] [--no-detect-secrets] [--json OUT]
+    python bench/secret_scan.py [--size-mb 20] [--no-detect-secrets] [--json OUT]
 
 Measures, in one run:
 
