@@ -37,7 +37,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))
 
 from detection.attackset import (  # noqa: E402
     ADAPTIVE_CLASSES, ATTACK_CLASSES, MAX_FALSE_BLOCK, PAPER_CLASSES, TARGETS, dump, generate,
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
               f"p99 {quantile(times, 0.99):.3f} ms, max {max(times):.1f} ms; benign only: p50 "
               f"{quantile(bt, 0.5):.3f} ms, p99 {quantile(bt, 0.99):.3f} ms")
         if diff:
-            print(f"WARNING: {diff} in-process verdicts differ from the CLI's (non-deterministic screening?)")
+            print(f"WARNING: {diff} in-process verdicts differ from the CLI's (the code changed between the two passes, or a verdict depends on other lines)")
     print(f"generation {t_gen:.1f}s, total {time.perf_counter() - t_start:.1f}s")
 
     # --- misses ---

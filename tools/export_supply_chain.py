@@ -10,7 +10,8 @@ requirements.lock.txt holds the runtime dependencies only (no dev group, not
 relayguard itself), every one pinned to the locked version with the sha256 of
 each artifact uv.lock accepts; install with
 
-    pip install --require-hashes --no-deps -r requirements.lock.txt && pip install --no-deps .
+    pip install --require-hashes --no-deps -r requirements.lock.txt
+    pip install --no-deps relayguard-VERSION-py3-none-any.whl
 
 It is made by ``uv export --frozen`` when uv is on PATH (or at .tools/bin/uv),
 else by reading uv.lock with tomllib (same pins, hashes and markers).
@@ -40,7 +41,8 @@ REQUIREMENTS = "requirements.lock.txt"
 SBOM = "sbom.cdx.json"
 HEADER = ("# relayguard's runtime dependencies, pinned with hashes; generated from uv.lock by\n"
           "# tools/export_supply_chain.py -- do not edit.  Install with:\n"
-          "#   pip install --require-hashes --no-deps -r requirements.lock.txt && pip install --no-deps .\n")
+          "#   pip install --require-hashes --no-deps -r requirements.lock.txt\n"
+          "#   pip install --no-deps relayguard-VERSION-py3-none-any.whl\n")
 
 
 def find_uv() -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 if __package__ in (None, ""):  # run as a script: make `detection` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
     __package__ = "detection"
 
 from detection.adaptive_net import allowlisted_case, gitref_case, index_case, stager_case  # noqa: E402

@@ -97,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_sub.add_parser("kinds", help="list the kinds of secret the detector knows")
 
     from relayguard import logcmd
+    from relayguard.doctor import cli as doctor_cli
 
     logcmd.add_parser(sub)
+    doctor_cli.add_parser(sub)
 
     p = sub.add_parser("demo", help="show each attack with and without the guard (no keys, no network)")
     return parser
@@ -177,6 +179,10 @@ def _run(args: argparse.Namespace) -> int:
         from relayguard.vault.scan import run_scan
 
         return run_scan(args.path)
+    if args.command == "doctor":
+        from relayguard.doctor import cli as doctor_cli
+
+        return doctor_cli.run(args)
     if args.command == "log":
         from relayguard import logcmd
 

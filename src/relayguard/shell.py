@@ -1334,12 +1334,25 @@ class _Walker:
                 if not c.is_named:
                     op = c.type
             pos = ARG_STDIN if op in _INPUT_OPS else ARG_OTHER
+            seen_target = False
             for dest in r.named_children:
                 if dest.type == "file_descriptor":
+                    continue
+                if seen_target:
+                    # `pip install a>=1 b c`: tree-sitter-bash hangs b and c on the
+                    # redirect, but to the shell they are arguments of the command.
+                    f = _Fields()
+                    at = len(b.argv)
+                    self.word(dest, ctx, f, idx, at, cond, depth)
+                    words = f.done()
+                    if f.unresolved:
+                        b.unresolved.update(range(at, at + len(words)))
+                    b.argv.extend(words)
                     continue
                 f = _Fields()
                 self.word(dest, ctx, f, idx, pos, cond, depth, quoted=True)
                 target = "".join(f.parts)
+                seen_target = True
                 if op in (">&", "<&") and (target.isdigit() or target == "-"):
                     continue
                 b.redirects.append(target)

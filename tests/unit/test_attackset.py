@@ -19,7 +19,8 @@ import pytest
 from relayguard.dialects import adapter_for
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+if str(BENCH) not in sys.path:
+    sys.path.append(str(BENCH))  # appended: bench/ must never shadow a module of the standard library
 
 from detection.attackset import ATTACK_CLASSES, COUNTS, generate  # noqa: E402
 from detection.common import corpora_dir  # noqa: E402

@@ -137,8 +137,10 @@ def check_lock(env: Environment, lock: str | None, report: Report) -> None:
     for dist in env.distributions:
         versions = locked.get(dist.key)
         if versions is None:
+            tooling = " (installer tooling `python -m venv` adds: make the environment with uv or " \
+                "`--without-pip` to keep it out)" if dist.key in ("pip", "setuptools", "wheel") else ""
             report.problems.append(Problem("lock", str(dist.path), f"{dist.name} {dist.version} is installed but "
-                                           f"not in {path}: it entered the environment outside the lock"))
+                                           f"not in {path}: it entered the environment outside the lock{tooling}"))
         elif dist.version not in versions and "" not in versions:
             report.problems.append(Problem("lock", str(dist.path), f"{dist.name} {dist.version} is installed but "
                                            f"{path} pins {', '.join(sorted(versions))}"))

@@ -38,6 +38,7 @@ from relayguard.screen import typosquat
 from relayguard.screen.actions import analyse_script
 from relayguard.screen.extract import ExtractError, extract
 from relayguard.screen.grounding import Grounding, grounding_for
+from relayguard.screen.lookalike import go_owner_confusion, near_popular
 from relayguard.screen.model import Action, ScreenError, quote
 from relayguard.screen.persist import write_actions
 from relayguard.screen.policy import ScreenPolicy
@@ -140,6 +141,8 @@ class Screening(Inspector):
 
     def _trusted(self, url: str, trust: str) -> bool:
         p = self.policy
+        if trust == "none":
+            return False
         if trust == "index":
             return p.trusted_index(url)
         if trust == "owner":
@@ -163,15 +166,18 @@ class Screening(Inspector):
         if action.strict:
             return out + [(action.rule, severity, f"{action.what}; {why}")]
         if action.urls:
-            open_ = [u for u in action.urls
-                     if not is_local_host(split_url(u).host) and not self._trusted(u, action.trust)]
+            open_ = [u for u in action.urls if not self._trusted(u, action.trust)
+                     and (_channel(u, action.trust) or not is_local_host(split_url(u).host))]
             if not open_:
                 return out
             g = lazy.get()
-            ungrounded = [u for u in open_ if not g.url(u)]
+            ungrounded = [u for u in open_ if not (g.tokens.__contains__(u.lower()) if _channel(u, action.trust)
+                                                   else g.url(u))]
             if not ungrounded:
                 return out
             names = ", ".join(dict.fromkeys(display(u) for u in ungrounded[:3]))
+            if action.trust == "none":
+                return out + [(action.rule, severity, f"{action.what}; the conversation never names {names}")]
             trust = {"index": "trusted package index", "owner": "trusted source",
                      "installer": "trusted installer"}[action.trust]
             return out + [(action.rule, severity,
@@ -209,7 +215,16 @@ class Screening(Inspector):
                 out.append(("homoglyph", sev, f"installs {quote(name)} ({label}), a name written with "
                                               "non-ASCII lookalike characters"))
                 continue
-            squat = typosquat.check(eco, name) if eco in typosquat.ECOSYSTEMS else None
+            check_eco = "pypi" if eco == "conda" else eco
+            squat = typosquat.check(check_eco, name) if check_eco in typosquat.ECOSYSTEMS \
+                and not (eco == "conda" and _conda_native(name)) else None
+            if squat is None and eco == "go" and not typosquat.popular(eco, name):
+                target = go_owner_confusion(name, lazy.get().tokens) if not lazy.get().package(eco, name) else None
+                if target is not None and (sev := self._severity("typosquat")):
+                    out.append(("typosquat", sev, f"installs {quote(name)}, which copies the repository name of "
+                                                  f"the Go module {quote(target)} under another owner; the "
+                                                  f"conversation never mentions {quote(name)}"))
+                    continue
             if squat is not None:
                 if lazy.get().package(eco, name):
                     continue
@@ -219,17 +234,49 @@ class Screening(Inspector):
                                                   f"{label} package {quote(squat.target)} ({kind}); the "
                                                   f"conversation never mentions {quote(name)}"))
                 continue
-            if eco in typosquat.ECOSYSTEMS and typosquat.popular(eco, name):
+            if check_eco in typosquat.ECOSYSTEMS and typosquat.popular(check_eco, name):
+                if eco != "go" or name.count("/") < 3:
+                    continue
+                # a package inside a popular Go module: only a typo of a named path is suspect
+                near = lazy.get().near_package(eco, name, True) if not lazy.get().package(eco, name) else None
+                if near is not None and "/" in near and (sev := self._severity("typosquat")):
+                    out.append(("typosquat", sev, f"installs {quote(name)}, a lookalike of {quote(near)}, which "
+                                                  f"the conversation names; {quote(name)} itself is never "
+                                                  "mentioned"))
                 continue
             g = lazy.get()
             if g.package(eco, name):
                 continue
             near = g.near_package(eco, name)
             if near is not None and (sev := self._severity("typosquat")):
-                out.append(("typosquat", sev, f"installs {quote(name)}, one typo away from {quote(near)}, "
-                                              f"which the conversation names; {quote(name)} itself is "
-                                              "never mentioned"))
+                out.append(("typosquat", sev, f"installs {quote(name)}, a lookalike of {quote(near)}, which "
+                                              f"the conversation names; {quote(name)} itself is never "
+                                              "mentioned"))
+                continue
+            dressed = near_popular(check_eco, name)
+            if dressed is not None and (sev := self._severity("typosquat")):
+                out.append(("typosquat", sev, f"installs {quote(name)}, which looks like the popular {label} "
+                                              f"package {quote(dressed[0])} ({dressed[1]}); the conversation "
+                                              f"never mentions {quote(name)}"))
         return out
+
+
+def _channel(value: str, trust: str) -> bool:
+    """A conda channel name (``-c bioconda``), not a host."""
+    return trust == "index" and "://" not in value and "." not in value and "/" not in value
+
+
+_CONDA_NATIVE = frozenset("""
+python openssl cudatoolkit cuda-toolkit cudnn nccl nodejs openjdk gcc gxx gfortran cmake make ninja git
+curl zlib bzip2 xz ffmpeg blas openblas mkl ca-certificates compilers cxx-compiler c-compiler
+pytorch-cuda pytorch-mutex cpuonly mamba conda conda-build anaconda-client pkg-config
+""".split())
+
+
+def _conda_native(name: str) -> bool:
+    """Names conda distributes that are not PyPI packages (so not PyPI typosquats)."""
+    n = name.lower()
+    return n in _CONDA_NATIVE or n.startswith(("lib", "r-", "cuda-", "conda-", "mkl", "gxx_", "gcc_"))
 
 
 class _Lazy:

@@ -163,6 +163,19 @@ def _decode(kind: str, text: str) -> str | None:
 _ECHOES = frozenset({"echo", "printf"})
 
 
+def _partial_url(text: str) -> str | None:
+    """``https://host/path-$ARCH.tgz`` -> the URL up to the first expansion, when the
+    scheme and host are literal (trust then only by host: the path is not known)."""
+    cut = min((k for k in (text.find("$"), text.find("`")) if k >= 0), default=-1)
+    head = text[:cut] if cut >= 0 else text
+    if "://" not in head:
+        return None
+    rest = head.split("://", 1)[1]
+    if "/" not in rest:
+        return None
+    return head + "$"
+
+
 def _echo_text(c: shell.Command, partial: bool = False) -> str | None:
     """What echo/printf prints; with ``partial``, unresolved words are kept as written
     (``$(lsb_release -cs)``), which is enough to see hosts and commands."""
@@ -263,6 +276,8 @@ class _Script:
             self.add(a)
 
     def installs(self, c: shell.Command) -> None:
+        if c.program == "go" and c.argv[1:3] == ("mod", "edit"):
+            self.go_replace(c)
         inst = parse_install(c.argv)
         if inst is None:
             return
@@ -277,14 +292,30 @@ class _Script:
                 self.add(Action("install-source", f"{verb} a package from {display(p.url)} {where}",
                                 urls=(p.url,), trust="owner"))
         for opt, value in inst.indexes:
-            self.add(Action("index-override", f"points {inst.manager} at the package index {display(value)} "
-                                              f"({opt})", urls=(value,), trust="index"))
+            what = (f"installs from the conda channel {quote(value)}" if inst.ecosystem == "conda" and
+                    "://" not in value and "." not in value else
+                    f"points {inst.manager} at the package index {display(value)} ({opt})")
+            self.add(Action("index-override", what, urls=(value,), trust="index"))
         for f in inst.requirement_files:
             content = self.written.get(f)
             if content:
                 pkgs = requirement_lines(content)
                 self.add(Action("install", f"installs {where} from {f}",
                                 install=Install(inst.manager, "pypi", tuple(p for p in pkgs if p.name))))
+
+    def go_replace(self, c: shell.Command) -> None:
+        """``go mod edit -replace A=B``: the build takes B's code wherever it imports A."""
+        args = list(c.argv[3:])
+        for k, a in enumerate(args):
+            value = a.split("=", 1)[1] if a.startswith("-replace=") else (
+                args[k + 1] if a == "-replace" and k + 1 < len(args) else None)
+            if value is None or "=" not in value:
+                continue
+            old, new = (v.split("@", 1)[0].strip() for v in value.split("=", 1))
+            if new.startswith((".", "/")) or old.split("/")[:2] == new.split("/")[:2]:
+                continue  # a local checkout, or the same owner
+            self.add(Action("install-source", f"replaces the Go module {quote(old)} with {display('https://' + new)}",
+                            urls=("https://" + new,), trust="owner"))
 
     def network(self, i: int, c: shell.Command) -> None:
         rs = reverse_shell(self.cmds, i)
@@ -310,7 +341,7 @@ class _Script:
             if hosts and owners and all(any(h == d or h.endswith("." + d) for d in owners) for h in hosts):
                 continue
             self.add(Action("exfiltration", f"sends ${ref} to {self.where(dests)} with {c.program}",
-                            urls=tuple(dests) if not unknown else ()))
+                            urls=tuple(dests) if not unknown else (), trust="none"))
             break
 
     def git_push(self, c: shell.Command) -> None:
@@ -321,8 +352,8 @@ class _Script:
         elif words[:1] == ["push"] and len(words) >= 2:
             url = self.remotes.get(words[1]) or (words[1] if "://" in words[1] or "@" in words[1] else None)
             if url:
-                self.add(Action("exfiltration", f"pushes the repository to {display(url)}", urls=(url,),
-                                trust="owner"))
+                self.add(Action("exfiltration", f"pushes the repository to {display(url)}, a remote "
+                                                "this command sets up", urls=(url,), trust="none"))
 
     def dns_data(self, c: shell.Command) -> None:
         """``nslookup $(whoami).x.example``: data leaves in the name of a DNS query."""
@@ -333,7 +364,7 @@ class _Script:
             domain = tail.split(".", 1)[1] if "." in tail else ""
             if domain.count(".") >= 1 and not is_local_host(domain):
                 self.add(Action("exfiltration", f"puts command output into a DNS query for {domain}",
-                                urls=(f"dns://{domain}",)))
+                                urls=(f"dns://{domain}",), trust="none"))
                 return
 
     @staticmethod
@@ -440,7 +471,12 @@ class _Script:
             kind, label, urls, extra = self.sources[sink.source]
             if sink.kind == "exec":
                 if kind == "download":
-                    if extra is not None:
+                    partial = _partial_url(extra) if extra is not None else None
+                    if partial is not None:
+                        self.add(Action("download-exec", f"downloads from {self.where([partial])} (part of the "
+                                                         f"URL is only known at run time) and {sink.how}",
+                                        urls=(partial,)))
+                    elif extra is not None:
                         self.add(Action("download-exec", f"downloads from a URL that cannot be determined "
                                                          f"statically ({quote(extra, 30)}) and {sink.how}"))
                     elif urls:

@@ -59,7 +59,7 @@ _CODE_TOOLS = ("python", "execute_code", "code_interpreter", "run_code", "jupyte
 _WRITE_PARTS = ("write", "edit", "creat", "save", "patch", "replace", "insert", "append")
 _PATH_KEYS = ("file_path", "path", "filename", "file", "target_file", "filepath", "notebook_path")
 _CONTENT_KEYS = ("content", "file_text", "contents", "text", "new_string", "new_str", "code_edit",
-                 "new_source", "diff", "replace", "insert_text")
+                 "new_source", "diff", "replace", "insert_text", "new", "new_text", "replacement", "updated")
 _PATCH_KEYS = ("input", "patch", "diff")
 
 
@@ -99,6 +99,27 @@ def parse_patch(text: str) -> list[FileWrite]:
     return writes
 
 
+def added_text(text: str) -> str:
+    """The text a diff adds: unified / V4A ``+`` lines, or the REPLACE side of a
+    SEARCH/REPLACE block; other text is returned as it is."""
+    if "=======" in text and ("REPLACE" in text or ">>>>>>>" in text):
+        out: list[str] = []
+        taking = False
+        for line in text.splitlines():
+            if line.startswith("======="):
+                taking = True
+            elif line.startswith(("+++++++", ">>>>>>>", "------- SEARCH", "<<<<<<<")):
+                taking = False
+            elif taking:
+                out.append(line)
+        return "\n".join(out)
+    lines = text.splitlines()
+    if lines and sum(1 for ln in lines if ln.startswith(("+", "-", " ", "@@"))) >= 0.8 * len(lines) \
+            and any(ln.startswith("+") for ln in lines):
+        return "\n".join(ln[1:] for ln in lines if ln.startswith("+") and not ln.startswith("+++"))
+    return text
+
+
 def _string(args: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = args.get(key)
@@ -120,7 +141,7 @@ def _file_writes(name: str, args: Any) -> list[FileWrite] | None:
     texts: list[str] = []
     content = _string(args, _CONTENT_KEYS)
     if content is not None:
-        texts.append(content)
+        texts.append(added_text(content) if "diff" in args or "patch" in args else content)
     edits = args.get("edits")
     if isinstance(edits, list):
         for edit in edits:

@@ -87,15 +87,18 @@ class Flow:
             self._propagate()
 
     # -- files --------------------------------------------------------------------------
-    def file_sources(self, path: str, before: int | None = None) -> set[int]:
-        """Sources in the file at ``path`` (written by a command before index ``before``)."""
+    def file_sources(self, path: str, before: int | None = None, exact: bool = False) -> set[int]:
+        """Sources in the file at ``path`` (written by a command before index ``before``);
+        ``exact``: only that very path, or an archive unpacked right into its directory."""
         k = fs.key(path)
         found: set[int] = set()
-        for name in ((k, fs.base(k)) if "/" not in k else (k,)):
+        for name in ((k, fs.base(k)) if "/" not in k and not exact else (k,)):
             if name in self.files and (before is None or self.written_at[name] < before):
                 found |= self.files[name]
+        parent = k.rsplit("/", 1)[0] if "/" in k else "."
         for d, srcs in self.dirs.items():
-            if fs.in_dir(path, d) and (before is None or self.written_at["dir:" + d] < before):
+            inside = d == parent if exact else fs.in_dir(path, d)
+            if inside and (before is None or self.written_at["dir:" + d] < before):
                 found |= srcs
         return found
 
@@ -227,7 +230,8 @@ class Flow:
                         out += [Sink(s, i, "exec", f"runs it with {name}") for s in srcs if s != i]
             if self.files or self.dirs:
                 for path, how in fs.runs_files(c, inv):
-                    out += [Sink(s, i, "exec", how) for s in self.file_sources(path, i) if s != i]
+                    exact = how.startswith("runs it as")  # a bare name found on PATH
+                    out += [Sink(s, i, "exec", how) for s in self.file_sources(path, i, exact) if s != i]
                 d = fs.extract_dir(c)
                 if d is not None and self.taint[i] and any(fs.key(d) == fs.key(b) for b in fs.BIN_DIRS):
                     out += [Sink(s, i, "exec", f"unpacks it into {d}") for s in self.taint[i] if s != i]

@@ -23,10 +23,10 @@ import threading
 from collections import OrderedDict
 
 import re2
-from rapidfuzz.distance import DamerauLevenshtein
 
 from relayguard.exchange import Request
 from relayguard.screen.installs import normalise_name
+from relayguard.screen.lookalike import near_named
 from relayguard.screen.normalise import skeleton, strip_invisible
 from relayguard.screen.urls import code_host_key, owner_key, split_url
 
@@ -67,6 +67,8 @@ class Grounding:
         if u.host is None:
             return False
         key = code_host_key(t)
+        if "$" in t and key is not None and "$" in key:
+            return False  # the owner or repository is only known at run time
         if key is not None:
             return not key.endswith("?") and key.lower() in self.keys
         return u.host in self.hosts
@@ -87,29 +89,18 @@ class Grounding:
         t = text.strip()
         return len(t) >= 8 and any(t in s for s in self.texts)
 
-    def near_package(self, ecosystem: str, name: str) -> str | None:
-        """A package-like name the conversation uses that ``name`` is one or two
-        edits away from (typing distance), or None."""
-        n = normalise_name(ecosystem, name).lower()
-        if len(n) < 4:
-            return None
+    def near_package(self, ecosystem: str, name: str, language: bool | None = None) -> str | None:
+        """A package name the conversation uses that ``name`` imitates (a typo, an
+        affix, a scope away), or None; see ``lookalike``."""
         if self._by_len is None:
             by: dict[int, list[str]] = {}
             for tok in self.tokens:
-                if 4 <= len(tok) <= 64 and "/" not in tok:
+                if 3 <= len(tok) <= 96:
                     by.setdefault(len(tok), []).append(tok)
             self._by_len = by
-        limit = 1 if len(n) <= 7 else 2
-        best: tuple[int, str] | None = None
-        for length in range(len(n) - limit, len(n) + limit + 1):
-            for tok in self._by_len.get(length, ()):
-                if tok == n:
-                    return None
-                d = DamerauLevenshtein.distance(n, tok, score_cutoff=limit)
-                if d <= limit and tok[0] == n[0] or d <= limit and d == 1:
-                    if best is None or d < best[0]:
-                        best = (d, tok)
-        return best[1] if best else None
+        if language is None:  # ecosystems without a popularity list: the conversation is the reference
+            language = ecosystem in ("gem", "conda")
+        return near_named(ecosystem, normalise_name(ecosystem, name).lower(), self.tokens, self._by_len, language)
 
     # -- building -------------------------------------------------------------------------
     def _add(self, text: str, exclude: Grounding | None) -> None:

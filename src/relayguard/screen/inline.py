@@ -38,7 +38,7 @@ _FETCH = re2.compile(
     r"|Invoke-RestMethod|\biwr\b|\birm\b|Net\.WebClient|Start-BitsTransfer|HttpClient"
     r"|require\(\s*['\"](?:node:)?https?['\"]\s*\)|from\s+['\"](?:node:)?https?['\"]|LWP::|Net::HTTP")
 _CODE_EXEC = re2.compile(
-    r"(?:^|[^.\w])(?:exec|eval)\s*\(|\bcompile\s*\(|marshal\.loads|pickle\.loads|new\s+Function"
+    r"(?:^|[^.\w])(?:exec|eval)\s*\(|[(,]\s*eval\s*[),]|\bcompile\s*\(|marshal\.loads|pickle\.loads|new\s+Function"
     r"|\bFunction\(|vm\.run|runInThisContext|\bIEX\b|Invoke-Expression|\bassert\s*\(|create_function"
     r"|instance_eval|class_eval|\beval\s+|\beval\b\s*\$|__import__|runpy|ScriptBlock\]?::Create"
     r"|importlib\.import_module", )
@@ -46,7 +46,7 @@ _PROC_EXEC = re2.compile(
     r"os\.system|os\.popen|subprocess|os\.exec[lv]|os\.spawn|pty\.spawn|child_process|execSync"
     r"|spawnSync|\bspawn\s*\(|execFile|\bsystem\s*\(|shell_exec|passthru|proc_open|\bpopen\s*\("
     r"|Kernel\.exec|IO\.popen|Open3|\bqx[{(/]|%x[{(]|Start-Process|\bexec\s*\(\s*['\"]/"
-    r"|`[^`\n]+`")
+    r"|`[^`\n]+`|Command::new|std::process|exec\.Command|ProcessBuilder|getRuntime\(\)\.exec")
 _DECODE = re2.compile(
     r"b64decode|b32decode|b16decode|base64\.|fromhex|unhexlify|a2b_|decode\(\s*['\"](?:hex|rot13|rot_13"
     r"|base64)|codecs\.decode|zlib\.decompress|gzip\.decompress|lzma\.decompress|marshal\.loads|atob\("
@@ -72,7 +72,7 @@ _SEND = re2.compile(
 # string literals handed to a shell: os.system("..."), subprocess.run([...]), execSync("..."), `...`
 _CALL_STR = re2.compile(
     r"""(?:system|popen|getoutput|getstatusoutput|check_output|check_call|call|run|Popen|execSync|exec"""
-    r"""|spawnSync|spawn|execFile|shell_exec|passthru|proc_open|Start-Process)\s*\(\s*[frbu]?"""
+    r"""|spawnSync|spawn|execFile|shell_exec|passthru|proc_open|Start-Process|arg|Command)\s*\(\s*[frbu]?"""
     r"""(?:'([^'\n]+)'|"([^"\n]+)")""")
 _CALL_LIST = re2.compile(
     r"""(?:check_output|check_call|call|run|Popen|spawn|spawnSync|execFile|execvp?|execlp?)\s*\(\s*\[\s*"""
@@ -100,6 +100,26 @@ class CodeFacts:
     paths: list[str] = field(default_factory=list)  # path literals (where a download may be saved)
 
 
+_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "$": "$", "`": "`"}
+
+
+def _unescape(text: str) -> str:
+    """A string literal's value: ``\\'`` is ``'``, ``\\n`` a newline (other escapes stay)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _looks_like_command(text: str) -> bool:
     t = text.strip()
     return " " in t and not t.startswith(("http", "#", "%", "{")) and 4 <= len(t) <= 4096
@@ -124,12 +144,12 @@ def analyse(code: str) -> CodeFacts:
             f.credentials.append(path)
     if f.proc_exec:
         for m in _CALL_LIST.finditer(code):
-            items = [i.group(1) for i in _ITEM.finditer(m.group(1))]
+            items = [_unescape(i.group(1)) for i in _ITEM.finditer(m.group(1))]
             if items:
                 f.shell_strings.append(shlex.join(items))
         for rx in (_CALL_STR, _BACKTICK):
             for m in rx.finditer(code):
-                text = m.group(1) or (m.group(2) if rx is _CALL_STR else "") or ""
+                text = _unescape(m.group(1) or (m.group(2) if rx is _CALL_STR else "") or "")
                 if _looks_like_command(text):
                     f.shell_strings.append(text)
         del f.shell_strings[_MAX_ITEMS:]

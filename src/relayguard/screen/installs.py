@@ -118,7 +118,7 @@ _MANAGERS: dict[str, tuple[str, dict[str, str]]] = {
     "bunx": ("npm", {"": "run"}),
     "cargo": ("crates", {"install": "install", "add": "install", "binstall": "install"}),
     "go": ("go", {"get": "install", "install": "install", "run": "run"}),
-    "gem": ("gem", {"install": "install"}),
+    "gem": ("gem", {"install": "install", "specific_install": "install"}),
     "bundle": ("gem", {"add": "install"}),
 }
 _ALIASES = {"mamba": "conda", "micromamba": "conda", "cargo-binstall": "cargo"}
@@ -254,6 +254,8 @@ def _cargo_spec(spec: str) -> Package:
 
 
 def _gem_spec(spec: str) -> Package:
+    if "://" in spec or spec.startswith("git@"):
+        return Package("gem", spec, None, "vcs", spec)
     if _is_local(spec) or spec.endswith(".gem") or "/" in spec:
         return Package("gem", spec, None, "path")
     return Package("gem", spec, spec.split(":", 1)[0])

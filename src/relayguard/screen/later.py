@@ -36,6 +36,7 @@ _GO_GENERATE = re2.compile(r"^\s*//go:generate\s+(.*)$")
 _MAKE_SHELL = re2.compile(r"\$\(shell\s+([^)]*)\)")
 _INI_COMMANDS = re2.compile(r"^\s*commands(?:_pre|_post)?\s*=\s*(.*)$")
 _JENKINS_SH = re2.compile(r"""\bsh\s*\(?\s*(?:'''|\"\"\"|'|")(.+?)(?:'''|\"\"\"|'|")""")
+_CI_SECRET = re2.compile(r"\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}")
 _DEVCONTAINER_KEYS = ("postCreateCommand", "postStartCommand", "onCreateCommand", "updateContentCommand",
                       "initializeCommand", "postAttachCommand")
 
@@ -132,7 +133,7 @@ def deferred_commands(path: str, content: str) -> tuple[str | None, list[str]]:
                 if line.startswith("\t") or (kind == "just recipe" and line.startswith("    "))]
         cmds += [m.group(1) for m in _MAKE_SHELL.finditer(text)]
     elif kind == "CI / task step":
-        cmds = _yaml_blocks(text)
+        cmds = [_CI_SECRET.sub(lambda m: "$" + m.group(1), c) for c in _yaml_blocks(text)]
     elif kind == "VS Code task":
         cmds = [_unjson(m.group(2)) for m in _JSON_PAIR.finditer(text) if m.group(1) == "command"]
     elif kind == "dev container command":
@@ -153,7 +154,8 @@ def deferred_commands(path: str, content: str) -> tuple[str | None, list[str]]:
 
 
 _CODE_EXT = {".py": "python", ".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".rb": "ruby",
-             ".pl": "perl", ".php": "php", ".ps1": "powershell"}
+             ".pl": "perl", ".php": "php", ".ps1": "powershell", ".rs": "rust", ".go": "go", ".java": "java",
+             ".kt": "kotlin", ".cs": "c#"}
 _SHELL_EXT = (".sh", ".bash", ".zsh", ".ksh")
 
 
@@ -172,7 +174,7 @@ def written_actions(path: str, content: str, screen: Screen, depth: int) -> list
             nested = screen(cmd, depth + 1)[0]
             out += [replace(a, what=f"writes {path}, whose {kind} {a.what}") for a in nested
                     if a.rule != "credential-read"]
-        if kind is not None:
+        if kind is not None and not path.endswith(".go"):
             return out
         low = path.lower()
         name = low.rsplit("/", 1)[-1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from relayguard import shell
 from relayguard.inspectors.policy_gate import DOWNLOADERS, download_targets
 from relayguard.screen.flow import NETWORK_SENDERS
-from relayguard.screen.sensitive import credential_path, is_local_host, is_metadata_host
+from relayguard.screen.sensitive import credential_path, is_local_host, is_metadata_host, secret_var_refs
 from relayguard.screen.urls import split_url
 
 __all__ = ["destinations", "remote_host", "reverse_shell", "secret_source", "uploads"]
@@ -39,6 +39,9 @@ def secret_source(cmd: shell.Command) -> str | None:
     argv = cmd.argv
     prog = cmd.program
     args = argv[1:]
+    if prog in ("echo", "printf"):
+        refs = secret_var_refs(" ".join(args))
+        return f"the secret ${refs[0]}" if refs else None
     if prog in ("env", "printenv") and not [a for a in args if not a.startswith("-")]:
         return _ENV_DUMPS[prog]
     if prog == "printenv" and any(("KEY" in a or "TOKEN" in a or "SECRET" in a or "PASS" in a)
@@ -71,8 +74,8 @@ def secret_source(cmd: shell.Command) -> str | None:
         return None
     if prog in _NOT_READERS or 0 in cmd.unresolved:
         return None
-    for k, a in enumerate(args, 1):
-        if not a.startswith("-") and k not in cmd.unresolved and credential_path(a):
+    for a in args:
+        if not a.startswith("-") and credential_path(a):
             return a
     for target, op in zip(cmd.redirects, cmd.redirect_ops):
         if op == "<" and credential_path(target):
@@ -235,7 +238,7 @@ def reverse_shell(cmds: tuple[shell.Command, ...], i: int) -> str | None:
     argv = c.argv
     prog = c.program
     if prog not in _SOCKET_PROGS and not any("/dev/tcp/" in w or "/dev/udp/" in w
-                                             for w in c.redirects + argv[1:]):
+                                             for w in c.redirects + argv):
         return None
     if prog in ("nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"):
         for a in argv[1:]:
@@ -256,12 +259,14 @@ def reverse_shell(cmds: tuple[shell.Command, ...], i: int) -> str | None:
         if not all_local(dests, False):
             return "ssh -R (opens a way back into this machine for the remote host)"
     inv = shell.invocation(argv) if argv and 0 not in c.unresolved else None
-    for target in list(c.redirects) + list(argv[1:]):
+    for target in list(c.redirects) + list(argv):
         host = _tcp_host(target)
         if host is None or is_local_host(host):
             continue
-        if (inv is not None and inv.lang in ("shell", "python", "perl", "ruby", "php")) or prog == "exec":
-            return f"{prog} connected to /dev/tcp/{host}"
+        if (inv is not None and inv.lang in ("shell", "python", "perl", "ruby", "php")) or prog == "exec" \
+                or "exec" in c.wrappers or argv[0].startswith("/dev/"):
+            # `exec 5<>/dev/tcp/h/p`: a descriptor on a socket, for a shell to read commands from
+            return f"{'exec' if 'exec' in c.wrappers or prog == 'exec' else prog} connected to /dev/tcp/{host}"
     if prog in ("nc", "ncat", "netcat", "telnet", "socat", "openssl") and c.stage >= 0:
         peers = [d for d in cmds if d.pipeline == c.pipeline and d is not c and d.argv]
         for d in peers:

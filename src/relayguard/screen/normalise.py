@@ -97,7 +97,8 @@ def has_homoglyph(word: str) -> bool:
 # --- shell expansions a static parser leaves open ----------------------------------------
 
 _DEFAULT = re2.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([^{}$`'\"]*)\}")
-_BRACE_WORD = re2.compile(r"[^\s'\"{}()|;&<>]*\{[^\s'\"{}()|;&<>]*,[^\s'\"{}()|;&<>]*\}"
+_BRACE_ITEM = r"""(?:[^\s'"{}()|;&<>,]|'[^']*'|"[^"]*")*"""
+_BRACE_WORD = re2.compile(r"[^\s'\"{}()|;&<>]*\{" + _BRACE_ITEM + r"(?:," + _BRACE_ITEM + r")+\}"
                           r"[^\s'\"{}()|;&<>]*")
 _MAX_VARIANT = 64 * 1024
 _MAX_BRACE_ITEMS = 16
@@ -106,10 +107,23 @@ _MAX_BRACE_ITEMS = 16
 def _expand_brace(word: str) -> str:
     """One level of brace expansion, as the shell does it: ``a{b,c}d`` -> ``abd acd``."""
     open_ = word.find("{")
-    close = word.find("}", open_)
+    close = word.rfind("}")
     if open_ < 0 or close < 0:
         return word
-    items = word[open_ + 1:close].split(",")[:_MAX_BRACE_ITEMS]
+    items: list[str] = []
+    cur: list[str] = []
+    quote = ""
+    for ch in word[open_ + 1:close]:  # split on commas outside quotes
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ",":
+            items.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    items = (items + ["".join(cur)])[:_MAX_BRACE_ITEMS]
     head, tail = word[:open_], word[close + 1:]
     return " ".join(head + item + tail for item in items)
 

@@ -66,7 +66,7 @@ ECOSYSTEMS = ("pypi", "npm", "crates", "go", "gem", "conda")
 # Vendor-exclusive download hosts (any path) and vendor paths on shared hosts, on top
 # of the baseline gate's installer allowlist.
 DEFAULT_INSTALLERS: tuple[str, ...] = DEFAULT_ALLOW_HOSTS + (
-    "releases.hashicorp.com", "dl.google.com", "go.dev/dl/", "golang.org/dl/", "dl.k8s.io",
+    "releases.hashicorp.com", "dl.google.com", "go.dev", "golang.org", "dl.k8s.io",
     "nodejs.org/dist/", "www.python.org/ftp/", "download.docker.com", "static.rust-lang.org",
     "archive.apache.org/dist/", "downloads.apache.org", "dlcdn.apache.org", "services.gradle.org",
     "repo1.maven.org/maven2/", "files.pythonhosted.org", "registry.npmjs.org", "bootstrap.pypa.io",
@@ -93,7 +93,7 @@ DEFAULT_INDEXES: tuple[str, ...] = (
 DEFAULT_OWNERS: tuple[str, ...] = tuple(f"github.com/{o}" for o in (
     "rust-lang", "astral-sh", "nvm-sh", "pypa", "python", "nodejs", "npm", "golang", "golangci",
     "microsoft", "google", "facebook", "docker", "kubernetes", "kubernetes-sigs", "helm",
-    "hashicorp", "cli", "actions", "github", "homebrew", "pytorch", "huggingface", "denoland",
+    "hashicorp", "cli", "actions", "homebrew", "pytorch", "huggingface", "denoland",
     "oven-sh", "pnpm", "yarnpkg", "leanprover", "ohmyzsh", "conda-forge", "mamba-org", "aws",
     "awslabs", "azure", "googleapis", "googlecloudplatform", "jdx", "nektos", "nix-community",
     "protocolbuffers", "grpc", "bazelbuild", "llvm", "apache", "elastic", "tailscale", "ollama",
@@ -157,6 +157,8 @@ class ScreenPolicy:
         u = split_url(url)
         if u.host is None or not u.ascii_host or not self._https_ok(url):
             return False
+        if "$" in url:  # part of the path is only known at run time: trust by host alone
+            return u.host in self._installers.any_path  # type: ignore[attr-defined]
         return self._installers.allows(parse_url(url.removeprefix("git+"))) \
             or self.trusted_owner(url)  # type: ignore[attr-defined]
 

@@ -50,7 +50,7 @@ _CREDENTIAL = _rx(
     r"|service[-_]?account[^/]*\.json|\.bash_history|\.zsh_history|id_(?:rsa|dsa|ecdsa|ed25519)[^/]*)$"
     r"|^/etc/shadow$|^/proc/[^/]+/environ$|\.(?:pem|p12|pfx|key|jks)$"
 )
-_PUBLIC = _rx(r"\.pub$|/known_hosts$|/authorized_keys2?$|/\.ssh/config$|\.env\.(?:example|sample|template|dist)$")
+_PUBLIC = _rx(r"\.pub$|/known_hosts$|/authorized_keys2?$|\.env\.(?:example|sample|template|dist)$")
 
 
 # Every credential pattern contains one of these (lower case): a cheap first test.
@@ -137,7 +137,8 @@ def pm_config_kind(path: str) -> str | None:
 
 _SECRET_VAR = re2.compile(
     r"\$\{?([A-Za-z_][A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY"
-    r"|CREDENTIALS?|AUTH)[A-Za-z0-9_]*|AWS_[A-Z_]*KEY[A-Z_]*|[A-Z0-9_]*_KEY)\}?")
+    r"|CREDENTIALS?|AUTH|PASS|PWD|DSN)[A-Za-z0-9_]*|AWS_[A-Z_]*KEY[A-Z_]*|[A-Z0-9_]*_KEY"
+    r"|(?:DATABASE|DB|REDIS|MONGO|MONGODB|POSTGRES|PG|MYSQL|AMQP|RABBITMQ|CELERY_BROKER)_?(?:URL|URI))\}?")
 
 # A secret sent to its own service is how an API is called.
 SECRET_PROVIDERS: dict[str, tuple[str, ...]] = {
