@@ -142,6 +142,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "guard":
         from relayguard.presets import GuardOptions, guard_pipeline
 
+        # The vault, the log and their WAL files hold what only this user should read.
+        os.umask(0o077)
+
         allow = frozenset(k.strip() for k in args.vault_allow.split(",") if k.strip())
         if args.require_envelope and not args.trust_keyset:
             raise ConfigError("--require-envelope needs --trust-keyset FILE: the keys to verify against")

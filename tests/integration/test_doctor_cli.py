@@ -38,14 +38,7 @@ MALICIOUS_PTH = ("import os, subprocess, sys; subprocess.Popen([sys.executable, 
                  f"b64decode(\"{base64.b64encode(PAYLOAD.encode()).decode()}\"))'])\n")
 
 
-def _doctor_wired() -> bool:
-    r = subprocess.run([sys.executable, "-m", "relayguard", "doctor", "--help"], capture_output=True, timeout=60)
-    return r.returncode == 0
-
-
-# Until `doctor` is wired into relayguard.cli, run the same parser and code through doctor's own main().
-DOCTOR = [sys.executable, "-m", "relayguard", "doctor"] if _doctor_wired() else \
-    [sys.executable, "-c", "import sys; from relayguard.doctor.cli import main; sys.exit(main(sys.argv[1:]))"]
+DOCTOR = [sys.executable, "-m", "relayguard", "doctor"]
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -311,3 +304,39 @@ def test_installed_wheel_is_verified_against_its_record(wheel, tmp_path, data_ho
     (site_of(venv) / "relayguard" / "backdoor.py").write_text("")
     code, out = doctor("--python", str(python), env=env)
     assert kinds(out) == {"record": ["cli.py", "backdoor.py"]}
+
+
+def _requirements(text: str) -> dict[str, tuple[str, frozenset[str]]]:
+    pins: dict[str, tuple[str, frozenset[str]]] = {}
+    for entry in text.replace("\\\n", " ").splitlines():
+        entry = entry.split("#", 1)[0].strip()
+        if entry:
+            spec, *hashes = entry.split("--hash=")
+            name, version = spec.split(";")[0].strip().split("==")
+            pins[name] = (version, frozenset(h.strip() for h in hashes))
+    return pins
+
+
+def test_committed_exports_match_the_lock(tmp_path):
+    """requirements.lock.txt and sbom.cdx.json are regenerated from uv.lock and compared: same
+    packages, versions and hashes; runtime only (no dev tools, not relayguard itself)."""
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "export_supply_chain.py"), "--no-uv", "--out",
+                        str(tmp_path)], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    fresh = _requirements((tmp_path / "requirements.lock.txt").read_text())
+    committed = _requirements((ROOT / "requirements.lock.txt").read_text())
+    assert committed == fresh, "run: python tools/export_supply_chain.py"
+    assert {"aiohttp", "cryptography", "orjson", "rfc8785"} <= set(committed)
+    assert not {"pytest", "hypothesis", "relayguard"} & set(committed)
+    assert all(hashes and all(h.startswith("sha256:") for h in hashes) for _, hashes in committed.values())
+
+    sbom = orjson.loads((ROOT / "sbom.cdx.json").read_bytes())
+    assert (sbom["bomFormat"], sbom["specVersion"]) == ("CycloneDX", "1.5")
+    assert sbom["metadata"]["component"]["purl"].startswith("pkg:pypi/relayguard@")
+    components = {c["name"]: c for c in sbom["components"]}
+    assert set(components) == set(committed)
+    for name, (version, hashes) in committed.items():
+        c = components[name]
+        assert c["purl"] == f"pkg:pypi/{name}@{version}" and c["version"] == version
+        assert {f"sha256:{h['content']}" for h in c["hashes"]} == hashes
+    assert orjson.loads((tmp_path / "sbom.cdx.json").read_bytes())["components"] == sbom["components"]

@@ -239,7 +239,7 @@ class Screening(Inspector):
                     continue
                 # a package inside a popular Go module: only a typo of a named path is suspect
                 near = lazy.get().near_package(eco, name, True) if not lazy.get().package(eco, name) else None
-                if near is not None and "/" in near and (sev := self._severity("typosquat")):
+                if near is not None and (sev := self._severity("typosquat")):
                     out.append(("typosquat", sev, f"installs {quote(name)}, a lookalike of {quote(near)}, which "
                                                   f"the conversation names; {quote(name)} itself is never "
                                                   "mentioned"))

@@ -31,8 +31,8 @@ from relayguard.screen.flow import NETWORK_SENDERS, Flow
 from relayguard.screen.installs import parse_install, requirement_lines, Install
 from relayguard.screen.model import Action, ScreenError, quote
 from relayguard.screen.network import all_local, destinations, reverse_shell, secret_source, uploads
-from relayguard.screen.normalise import (decode_base64, decode_hex, has_homoglyph, rot13,
-                                         shell_variants, skeleton, strip_invisible)
+from relayguard.screen.normalise import decode_base64, has_homoglyph, shell_variants, skeleton, strip_invisible
+from relayguard.screen.payloads import ECHOES, decode, decoder, echo_text, hidden, partial_url
 from relayguard.screen.persist import (config_commands, cron_lines, env_overrides, judge_content,
                                        write_actions)
 from relayguard.screen.sensitive import SECRET_PROVIDERS, credential_path, is_local_host, secret_var_refs
@@ -43,29 +43,12 @@ __all__ = ["analyse_script", "code_actions", "MAX_DEPTH"]
 MAX_DEPTH = 4  # payloads inside payloads
 _MAX_ACTIONS = 64
 _CODE_LANGS = frozenset({"python", "node", "perl", "ruby", "php", "powershell"})
-_SENSITIVE_WORDS = frozenset(DOWNLOADERS | NETWORK_SENDERS | shell.SHELLS | {
-    "python", "python3", "perl", "ruby", "node", "php", "pip", "pip3", "npm", "npx", "yarn", "pnpm",
-    "uv", "uvx", "cargo", "go", "gem", "eval", "exec", "source", "sudo", "chmod", "crontab", "base64"})
-
-
-def _hidden(original: str, count: int) -> list[Action]:
-    """Invisible characters: in a command name, URL or package they hide what runs."""
-    for token in original.split():
-        clean, n = strip_invisible(token)
-        if n and (clean.lower() in _SENSITIVE_WORDS or "://" in clean or "." in clean or "/" in clean):
-            return [Action("hidden-characters", f"hides {n} invisible character(s) inside "
-                                                f"{quote(clean, 40)}, which reads differently from "
-                                                "what runs")]
-    return [Action("hidden-characters", f"contains {count} invisible character(s) (zero-width or "
-                                        "bidirectional controls)", mild=True)]
-
-
 def analyse_script(script: str, depth: int = 0) -> tuple[list[Action], tuple[shell.Command, ...]]:
     """(actions, commands of the script as written).  Raises ScreenError."""
     if depth > MAX_DEPTH:
         raise ScreenError(f"payloads nested more than {MAX_DEPTH} levels deep")
-    text, hidden = strip_invisible(script)
-    actions: list[Action] = _hidden(script, hidden) if hidden else []
+    text, n_hidden = strip_invisible(script)
+    actions: list[Action] = hidden(script, n_hidden) if n_hidden else []
     first: tuple[shell.Command, ...] = ()
     for n, variant in enumerate([text] + shell_variants(text)):
         try:
@@ -127,70 +110,6 @@ def code_actions(code: str, lang: str, depth: int, how: str = "runs",
     return out, fetched
 
 
-# decoders: program -> how to tell it decodes, and the payload kind
-def _decoder(c: shell.Command) -> str | None:
-    prog = c.program
-    args = c.argv[1:]
-    if prog in ("base64", "base32", "basenc", "gbase64") and any(
-            a in ("-d", "--decode", "-D") or (a.startswith("-") and not a.startswith("--") and "d" in a)
-            for a in args):
-        return "base64"
-    if prog == "openssl" and ("base64" in args or "-base64" in args or "-a" in args) and "-d" in args:
-        return "base64"
-    if prog == "xxd" and any(a.startswith("-r") or a == "-revert" for a in args):
-        return "hex"
-    if prog == "uudecode":
-        return "uuencoded"
-    if prog == "tr" and len(args) >= 2 and any("n-z" in a.lower() or "n-za-m" in a.lower() for a in args):
-        return "rot13"
-    if prog == "rev":
-        return "reversed"
-    return None
-
-
-def _decode(kind: str, text: str) -> str | None:
-    if kind == "base64":
-        return decode_base64(text)
-    if kind == "hex":
-        return decode_hex(text)
-    if kind == "rot13":
-        return rot13(text)
-    if kind == "reversed":
-        return text.strip()[::-1]
-    return None
-
-
-_ECHOES = frozenset({"echo", "printf"})
-
-
-def _partial_url(text: str) -> str | None:
-    """``https://host/path-$ARCH.tgz`` -> the URL up to the first expansion, when the
-    scheme and host are literal (trust then only by host: the path is not known)."""
-    cut = min((k for k in (text.find("$"), text.find("`")) if k >= 0), default=-1)
-    head = text[:cut] if cut >= 0 else text
-    if "://" not in head:
-        return None
-    rest = head.split("://", 1)[1]
-    if "/" not in rest:
-        return None
-    return head + "$"
-
-
-def _echo_text(c: shell.Command, partial: bool = False) -> str | None:
-    """What echo/printf prints; with ``partial``, unresolved words are kept as written
-    (``$(lsb_release -cs)``), which is enough to see hosts and commands."""
-    if c.program not in _ECHOES or len(c.argv) < 2:
-        return None
-    if not partial and any(k in c.unresolved for k in range(1, len(c.argv))):
-        return None
-    args = list(c.argv[1:])
-    if c.program == "echo":
-        while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
-            args.pop(0)
-        return shell.decode_ansi_c(" ".join(args)) if "\\" in " ".join(args) else " ".join(args)
-    return shell.decode_ansi_c("\n".join(args))
-
-
 class _Script:
     def __init__(self, cmds: tuple[shell.Command, ...], depth: int) -> None:
         self.cmds = cmds
@@ -214,7 +133,7 @@ class _Script:
         texts = []
         for d in self.cmds:
             if d.pipeline == c.pipeline and d.stage < c.stage and d.argv:
-                t = _echo_text(d, partial)
+                t = echo_text(d, partial)
                 if t is not None:
                     texts.append(t)
                 elif d.program == "cat" and d.stdin_text is not None:
@@ -247,11 +166,11 @@ class _Script:
                 self.sources[i] = ("secret", label, (), None)
             else:
                 self.sources[i] = ("download", "", tuple(urls), unknown[0] if unknown else None)
-        kind = _decoder(c)
+        kind = decoder(c)
         if kind:
             payload = self.literal_input(i)
             self.sources[i] = ("decode", kind, (), payload)
-            decoded = _decode(kind, payload) if payload else None
+            decoded = decode(kind, payload) if payload else None
             if decoded:
                 self.nested(decoded)
         label = secret_source(c) if prog not in DOWNLOADERS else None
@@ -437,8 +356,8 @@ class _Script:
         append = any(op == ">>" for op in c.redirect_ops) or (c.program == "tee" and "-a" in c.argv)
         content: str | None = None
         urls: tuple[str, ...] = ()
-        if c.program in _ECHOES:
-            content = _echo_text(c, partial=True)
+        if c.program in ECHOES:
+            content = echo_text(c, partial=True)
         elif c.program in ("cat", "tee"):
             content = self.literal_input(i, partial=True)
             if content is None and c.program == "cat" and len(c.argv) > 1:
@@ -471,7 +390,7 @@ class _Script:
             kind, label, urls, extra = self.sources[sink.source]
             if sink.kind == "exec":
                 if kind == "download":
-                    partial = _partial_url(extra) if extra is not None else None
+                    partial = partial_url(extra) if extra is not None else None
                     if partial is not None:
                         self.add(Action("download-exec", f"downloads from {self.where([partial])} (part of the "
                                                          f"URL is only known at run time) and {sink.how}",

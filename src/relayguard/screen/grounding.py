@@ -53,7 +53,8 @@ class Grounding:
         self.urls: set[str] = set()
         self.keys: set[str] = set()  # owner keys on shared hosts, and host/owner prefixes
         self.hosts: set[str] = set()
-        self.tokens: set[str] = set()
+        self.tokens: set[str] = set()  # as written (lower case) and PEP 503-normalised
+        self.raw_tokens: set[str] = set()  # as written (lower case) only
         self.texts: list[str] = []
         self._by_len: dict[int, list[str]] | None = None
 
@@ -81,8 +82,11 @@ class Grounding:
         return "/".join(key.lower().split("/")[:2]) in self.keys
 
     def package(self, ecosystem: str, name: str) -> bool:
-        n = normalise_name(ecosystem, name).lower()
-        return n in self.tokens or name.lower() in self.tokens
+        """Does the conversation name this package (PyPI names compare normalised,
+        others exactly: ``fs-realpath`` is not ``fs.realpath`` on npm)?"""
+        if ecosystem in ("pypi", "conda"):
+            return normalise_name("pypi", name) in self.tokens
+        return name.lower() in self.raw_tokens
 
     def literal(self, text: str) -> bool:
         """Does the conversation contain ``text`` verbatim (for payloads, keys)?"""
@@ -94,13 +98,14 @@ class Grounding:
         affix, a scope away), or None; see ``lookalike``."""
         if self._by_len is None:
             by: dict[int, list[str]] = {}
-            for tok in self.tokens:
+            for tok in self.raw_tokens:
                 if 3 <= len(tok) <= 96:
                     by.setdefault(len(tok), []).append(tok)
             self._by_len = by
         if language is None:  # ecosystems without a popularity list: the conversation is the reference
             language = ecosystem in ("gem", "conda")
-        return near_named(ecosystem, normalise_name(ecosystem, name).lower(), self.tokens, self._by_len, language)
+        tokens = self.tokens if ecosystem in ("pypi", "conda") else self.raw_tokens
+        return near_named(ecosystem, normalise_name(ecosystem, name).lower(), tokens, self._by_len, language)
 
     # -- building -------------------------------------------------------------------------
     def _add(self, text: str, exclude: Grounding | None) -> None:
@@ -129,10 +134,12 @@ class Grounding:
         if not tok:
             return
         self.tokens.add(tok)
+        self.raw_tokens.add(tok)
         if "/" in tok and not tok.startswith("@"):
             for part in tok.split("/"):
                 if part:
                     self.tokens.add(part)
+                    self.raw_tokens.add(part)
         norm = normalise_name("pypi", tok) if "/" not in tok else tok
         self.tokens.add(norm)
         if not tok.isascii():

@@ -35,6 +35,21 @@ def _seps(name: str) -> str:
     return name.replace("_", "-").replace(".", "-") if not name.startswith("@") else name
 
 
+_FOLDED: dict[int, tuple[set[str], dict[str, str]]] = {}
+
+
+def _folded(tokens: set[str]) -> dict[str, str]:
+    """``tokens`` with separators folded (``factory_bot`` -> ``factory-bot``) -> the token, per set."""
+    hit = _FOLDED.get(id(tokens))
+    if hit is not None and hit[0] is tokens:
+        return hit[1]
+    folded = {_seps(t): t for t in tokens}
+    if len(_FOLDED) > 16:
+        _FOLDED.clear()
+    _FOLDED[id(tokens)] = (tokens, folded)
+    return folded
+
+
 _LANGUAGE = frozenset({"python3", "python", "py", "node", "nodejs", "js", "go", "golang", "rb", "ruby", "rs",
                        "rust", "npm"})
 
@@ -57,6 +72,9 @@ def _candidates(name: str, language: bool = True, seps: bool = True) -> list[str
         out += [f"{scope}/{c}" for c in out]
         if scope != "@types":
             out.append(bare)  # @core/lodash-es for lodash-es
+        sc = scope[1:]
+        out += [f"@{sc[:-len(s)]}/{bare}" for s in _SUFFIXES if s.startswith("-") and sc.endswith(s)]
+        out += [f"@{sc[len(p):]}/{bare}" for p in _PREFIXES if p.endswith("-") and sc.startswith(p)]
     else:
         for k, ch in enumerate(bare):
             if ch == "-" and 0 < k < len(bare) - 1:
@@ -72,9 +90,12 @@ def near_named(ecosystem: str, name: str, tokens: set[str], by_len: dict[int, li
     n = name.lower()
     if n in tokens:
         return None
-    for c in _candidates(n, language=language):
-        if c in tokens or _seps(c) in tokens:
-            return c
+    folded = _folded(tokens)
+    for c in _candidates(n, language=language or (ecosystem == "go" and "/" in n)):
+        if (c in tokens or _seps(c) in folded) and (ecosystem != "go" or "/" in c or language):
+            return c if c in tokens else folded[_seps(c)]
+    if ecosystem == "go-component":  # the last element of a Go path: affixes only, no typos
+        return None
     if len(n) < 3:
         return None
     limit = 1 if len(n) <= 7 else 2
@@ -143,6 +164,26 @@ def _ascii_lookalikes(name: str) -> list[str]:
     return out
 
 
+EDIT_MIN_LEN = 8  # one edit from a top name, for names at least this long...
+EDIT_MAX_RANK = 1000  # ...towards the very top only
+
+
+@functools.lru_cache(maxsize=8)
+def _top(ecosystem: str) -> dict[int, tuple[str, ...]]:
+    """The EDIT_MAX_RANK most popular names of an ecosystem, by length."""
+    if ecosystem not in ("pypi", "npm", "crates"):
+        return {}
+    try:
+        text = resources.files("relayguard.screen").joinpath(f"data/{ecosystem}.txt").read_text(encoding="utf-8")
+    except (OSError, FileNotFoundError):
+        return {}
+    names = [line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    by: dict[int, list[str]] = {}
+    for name in names[:EDIT_MAX_RANK]:
+        by.setdefault(len(name), []).append(name)
+    return {k: tuple(v) for k, v in by.items()}
+
+
 AFFIX_MAX_RANK = 5000  # an affixed form of a name this popular is suspect...
 CLI_MAX_RANK = 500  # ...but X-cli is often X's own command-line tool: only for the very top
 
@@ -168,6 +209,11 @@ def near_popular(ecosystem: str, name: str) -> tuple[str, str] | None:
             if "/" not in c and typosquat.popular("go", path):
                 return path, ("lookalike letters" if c in looks else "an added prefix or suffix")
         return None
+    if len(n) >= EDIT_MIN_LEN:
+        for target in _top(ecosystem).get(len(n) - 1, ()) + _top(ecosystem).get(len(n), ()) \
+                + _top(ecosystem).get(len(n) + 1, ()):
+            if DamerauLevenshtein.distance(n, target, score_cutoff=1) == 1:
+                return target, "one letter changed, added, dropped or swapped"
     looks = _ascii_lookalikes(n)
     for c in _candidates(n) + looks:
         if n.endswith("-cli") and ecosystem not in ("pypi", "npm"):
