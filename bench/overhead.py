@@ -358,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure every path and config this many times, interleaved, and report the "
                              "medians (default 1; use 3+ on a noisy machine)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
+    parser.add_argument("--guard-args", default="",
+                        help="extra guard flags, e.g. '--no-log --no-vault' to measure the screening alone")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' stderr logs and print where")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration < 1:
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         mock = procs.start("mock-provider", stderr=logs["mock"].fileno())
         servers.append(mock)
         # The guard's vault keeps its key under XDG_DATA_HOME: keep it in the scratch directory.
-        guard = procs.start("guard", "--upstream", mock.url, stderr=logs["guard"].fileno(),
+        guard = procs.start("guard", "--upstream", mock.url, *args.guard_args.split(), stderr=logs["guard"].fileno(),
                             env={"XDG_DATA_HOME": str(tmp / "data")})
         servers.append(guard)
         passthrough = start_passthrough(mock.url, logs["passthrough"].fileno())
