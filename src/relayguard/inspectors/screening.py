@@ -49,7 +49,7 @@ __all__ = ["Screening"]
 
 _MAX_FINDINGS = 8
 _CACHE_SIZE = 4096
-_MAX_CACHED = 16 * 1024
+_MAX_CACHED = 8 * 1024  # scripts longer than this are screened every time
 _ECO_NAMES = {"pypi": "PyPI", "npm": "npm", "crates": "crates.io", "go": "Go", "gem": "RubyGems",
               "conda": "conda"}
 _KIND_WORDS = {

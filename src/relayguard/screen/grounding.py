@@ -117,7 +117,7 @@ class Grounding:
             self._add_url(url, exclude)
         if len(self.tokens) < MAX_TOKENS:
             for m in _HOST.finditer(low):
-                hostpath = m.group(0)
+                hostpath = m.group(0).rstrip(".-~")
                 host = hostpath.split("/", 1)[0]
                 tld = host.rsplit(".", 1)[-1]
                 if "/" in hostpath:

@@ -102,9 +102,10 @@ DEFAULT_OWNERS: tuple[str, ...] = tuple(f"github.com/{o}" for o in (
 ))
 
 
-def _hosts_ok(entries: tuple[str, ...], where: str) -> None:
+def _hosts_ok(entries: tuple[str, ...], where: str, channels: bool = True) -> None:
     for entry in entries:
-        if "." not in entry.split("/", 1)[0] and "/" not in entry:
+        if channels and "." not in entry.split("/", 1)[0] and "/" not in entry and entry.isprintable() \
+                and " " not in entry:
             continue  # a conda channel name
         try:
             _parse_entry(entry)
@@ -128,7 +129,7 @@ class ScreenPolicy:
         return cls()
 
     def __post_init__(self) -> None:
-        _hosts_ok(self.installers, "policy trust.installers")
+        _hosts_ok(self.installers, "policy trust.installers", channels=False)
         _hosts_ok(self.indexes, "policy trust.indexes")
         object.__setattr__(self, "_installers", _Allowlist(self.installers))
         names = tuple(e for e in self.indexes if "." in e.split("/", 1)[0])
@@ -145,6 +146,9 @@ class ScreenPolicy:
         if not key:
             return False
         key = key.lower()
+        if "/" not in key:  # a host of one's own (self-hosted GitLab): owner = first path segments
+            u = split_url(url)
+            key = "/".join([key] + [seg for seg in u.path.split("/") if seg][:2])
         owners: frozenset[str] = self._owners  # type: ignore[attr-defined]
         parts = key.split("/")
         return any("/".join(parts[:k]) in owners for k in range(2, len(parts) + 1))
@@ -164,13 +168,14 @@ class ScreenPolicy:
 
     def trusted_index(self, value: str) -> bool:
         """A package index / registry URL, host, or conda channel name."""
-        v = value.strip().rstrip("/")
+        v = value.strip()
         if "://" not in v and "/" not in v and "." not in v:
             return v.lower() in self._channels  # type: ignore[attr-defined]
         u = split_url(v, "https")
         if u.host is None or not u.ascii_host:
             return False  # any scheme: indexes and APT repositories are checked by their clients
-        return self._indexes.allows(parse_url(v, "https"))  # type: ignore[attr-defined]
+        allow = self._indexes  # type: ignore[attr-defined]
+        return allow.allows(parse_url(v, "https")) or allow.allows(parse_url(v.rstrip("/") + "/", "https"))
 
     def package_allowed(self, ecosystem: str, name: str) -> bool:
         return normalise_name(ecosystem, name) in self.allow_packages.get(ecosystem, frozenset())
@@ -214,13 +219,17 @@ def _table(data: dict[str, Any], key: str, where: str, allowed: set[str] | None,
     return value
 
 
-def _strings(table: dict[str, Any], key: str, where: str, name: str) -> tuple[str, ...] | None:
+def _strings(table: dict[str, Any], key: str, where: str, name: str, hosts: bool = False
+             ) -> tuple[str, ...] | None:
     if key not in table:
         return None
     value = table[key]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{where}: {name}.{key} must be a list of non-empty strings, got {value!r}")
-    return tuple(v.strip() for v in value)
+    out = tuple(v.strip() for v in value)
+    if hosts:
+        _hosts_ok(out, f"{where}: {name}.{key}", channels="index" in key)
+    return out
 
 
 def _bool(table: dict[str, Any], key: str, where: str, name: str, default: bool) -> bool:
@@ -249,14 +258,15 @@ def policy_from_dict(data: dict[str, Any], where: str = "policy") -> ScreenPolic
     packages = _table(data, "packages", where, set(ECOSYSTEMS))
     rules = _table(data, "rules", where, set(RULES))
     for key in ("allow_hosts", "extra_allow_hosts"):
-        _strings(gate, key, where, "gate")
+        _strings(gate, key, where, "gate", hosts=True)
     _bool(gate, "strict_interpreters", where, "gate", False)
     installers = _list(DEFAULT_INSTALLERS,
-                       _strings(trust, "installers", where, "trust") or _strings(gate, "allow_hosts", where, "gate"),
-                       _strings(trust, "extra_installers", where, "trust"),
-                       _strings(gate, "extra_allow_hosts", where, "gate"))
-    indexes = _list(DEFAULT_INDEXES, _strings(trust, "indexes", where, "trust"),
-                    _strings(trust, "extra_indexes", where, "trust"))
+                       _strings(trust, "installers", where, "trust", True)
+                       or _strings(gate, "allow_hosts", where, "gate", True),
+                       _strings(trust, "extra_installers", where, "trust", True),
+                       _strings(gate, "extra_allow_hosts", where, "gate", True))
+    indexes = _list(DEFAULT_INDEXES, _strings(trust, "indexes", where, "trust", True),
+                    _strings(trust, "extra_indexes", where, "trust", True))
     owners = _list(DEFAULT_OWNERS, _strings(trust, "owners", where, "trust"),
                    _strings(trust, "extra_owners", where, "trust"))
     for o in owners:

@@ -65,7 +65,7 @@ _CREDENTIAL_HINTS = (
 
 def credential_path(path: str) -> bool:
     low = path.lower()
-    if not any(h in low for h in _CREDENTIAL_HINTS):
+    if ("." not in low and "/" not in low and "_" not in low) or not any(h in low for h in _CREDENTIAL_HINTS):
         return False
     p = fold_home(path)
     while p.endswith(("/", "/*", "/**")) and len(p) > 1:
@@ -163,6 +163,10 @@ def secret_var_refs(text: str) -> list[str]:
 
 # --- hosts -------------------------------------------------------------------------------
 
+# Networks of one's own machine or organisation (not Python's is_private, which also
+# counts documentation and benchmark ranges that are routed like any other address).
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test", ".svc",
                    ".cluster.local")
 
@@ -189,7 +193,7 @@ def is_local_host(host: str | None) -> bool:
     ip = numeric_ip(host)
     if ip is None:
         return "." not in host
-    return ip.is_loopback or ip.is_private and not ip.is_link_local or ip.is_unspecified
+    return ip.is_loopback or ip.is_unspecified or any(ip in net for net in _PRIVATE if ip.version == net.version)
 
 
 def numeric_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
