@@ -22,7 +22,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-import re2
 
 from relayguard.exchange import Request
 from relayguard.screen.installs import normalise_name
@@ -37,9 +36,54 @@ MAX_TOTAL = 2 * 1024 * 1024
 MAX_TOKENS = 200_000
 _SOURCE_ROLES = frozenset({"user", "system", "developer", "tool"})
 
-_URL = re2.compile(r"""(?:https?|git\+https?|ssh|git)://[^\s'"<>`)\]}\\]+|git@[A-Za-z0-9.-]+:[^\s'"<>`]+""")
-_HOST = re2.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,30}(?:/[\w.~-]+){0,3}")
-_TOKEN = re2.compile(r"(?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.+-]*(?:/[\w.+-]+)*")
+# Characters that end a token: everything but letters, digits and ``._+@/-``.
+_TOKEN_TABLE = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) in "._+@/-")}
+_URL_END = frozenset(" \t\r\n'\"<>`)]}\\|,;")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz+")
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+_MAX_URLS = 4096
+
+
+def _urls(text: str) -> list[str]:
+    """``scheme://...`` and ``git@host:owner/repo`` URLs in ``text``."""
+    out: list[str] = []
+    at = text.find("://")
+    while at > 0 and len(out) < _MAX_URLS:
+        start = at
+        while start > 0 and text[start - 1].lower() in _SCHEME_CHARS and at - start < 16:
+            start -= 1
+        end = at + 3
+        while end < len(text) and text[end] not in _URL_END:
+            end += 1
+        if start < at:
+            out.append(text[start:end].rstrip(".,;:!?'\""))
+        at = text.find("://", end)
+    at = text.find("git@")
+    while at >= 0 and len(out) < _MAX_URLS:
+        end = at
+        while end < len(text) and text[end] not in _URL_END:
+            end += 1
+        out.append(text[at:end].rstrip(".,;:!?"))
+        at = text.find("git@", end)
+    return out
+
+
+def _token(piece: str) -> str:
+    """A package-like token: ``requests``, ``@types/node``, ``github.com/o/r`` (versions cut)."""
+    if piece.startswith("@"):
+        head, sep, rest = piece[1:].partition("@")
+        piece = "@" + head
+    else:
+        piece = piece.split("@", 1)[0]
+    return piece.strip("./-+")
+
+
+def _host_like(host: str) -> bool:
+    labels = host.split(".")
+    return len(labels) >= 2 and all(labels) and all(c in _HOST_CHARS for c in host) \
+        and labels[-1].isalpha() and 2 <= len(labels[-1]) <= 30
+
+
 # TLDs that are also common file extensions: `setup.sh`, `main.rs`, `README.md` are files.
 _FILE_TLDS = frozenset("""
 sh py rs md pl pm so in cc ac am la mk tf sv st ps ai zip mov run build app ml sc ms lo
@@ -55,6 +99,7 @@ class Grounding:
         self.hosts: set[str] = set()
         self.tokens: set[str] = set()  # as written (lower case) and PEP 503-normalised
         self.raw_tokens: set[str] = set()  # as written (lower case) only
+        self._pieces: set[str] = set()
         self.texts: list[str] = []
         self._by_len: dict[int, list[str]] | None = None
 
@@ -109,25 +154,29 @@ class Grounding:
 
     # -- building -------------------------------------------------------------------------
     def _add(self, text: str, exclude: Grounding | None) -> None:
+        """Index one message.  Plain string scans (str.translate / split / find),
+        no regular expressions: linear in the text, and fast."""
         text, _ = strip_invisible(text)
         self.texts.append(text)
-        low = text.lower()
-        for m in _URL.finditer(text):
-            url = m.group(0).rstrip(".,;:!?'\"")
+        for url in _urls(text):
             self._add_url(url, exclude)
-        if len(self.tokens) < MAX_TOKENS:
-            for m in _HOST.finditer(low):
-                hostpath = m.group(0).rstrip(".-~")
-                host = hostpath.split("/", 1)[0]
-                tld = host.rsplit(".", 1)[-1]
-                if "/" in hostpath:
-                    self._add_url("https://" + hostpath, exclude)
-                elif tld not in _FILE_TLDS and (exclude is None or host not in exclude.hosts):
+        if len(self.tokens) >= MAX_TOKENS:
+            return
+        skip = exclude.tokens if exclude is not None else ()
+        pieces = set(text.lower().translate(_TOKEN_TABLE).split())
+        pieces -= self._pieces
+        self._pieces |= pieces
+        for piece in pieces:
+            tok = piece.strip("./-+") if "@" not in piece else _token(piece)
+            if not tok or tok in self.raw_tokens:
+                continue
+            if "." in tok and _host_like(tok.split("/", 1)[0]):
+                host = tok.split("/", 1)[0]
+                if "/" in tok:
+                    self._add_url("https://" + tok, exclude)
+                elif host.rsplit(".", 1)[-1] not in _FILE_TLDS and (exclude is None or host not in exclude.hosts):
                     self.hosts.add(host)
-            for m in _TOKEN.finditer(low):
-                tok = m.group(0).rstrip(".-+")
-                if exclude is not None and tok in exclude.tokens:
-                    continue
+            if tok not in skip:
                 self._add_token(tok)
 
     def _add_token(self, tok: str) -> None:
@@ -140,8 +189,8 @@ class Grounding:
                 if part:
                     self.tokens.add(part)
                     self.raw_tokens.add(part)
-        norm = normalise_name("pypi", tok) if "/" not in tok else tok
-        self.tokens.add(norm)
+        if "/" not in tok and ("_" in tok or "." in tok):
+            self.tokens.add(normalise_name("pypi", tok))
         if not tok.isascii():
             self.tokens.add(skeleton(tok))
 

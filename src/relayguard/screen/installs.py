@@ -42,21 +42,17 @@ class Install:
     runs: bool = False  # npx / uvx / pipx run: the package runs right away
 
 
+_PEP503 = str.maketrans({"_": "-", ".": "-"})
+
+
 def normalise_name(ecosystem: str, name: str) -> str:
     """PEP 503 for PyPI (``Foo_Bar.baz`` -> ``foo-bar-baz``), lower case elsewhere
     (Go module paths keep their case)."""
     if ecosystem in ("pypi", "conda"):
-        out = []
-        prev_sep = False
-        for c in name.lower():
-            if c in "-_.":
-                if not prev_sep:
-                    out.append("-")
-                prev_sep = True
-            else:
-                out.append(c)
-                prev_sep = False
-        return "".join(out)
+        n = name.lower().translate(_PEP503)
+        while "--" in n:
+            n = n.replace("--", "-")
+        return n
     if ecosystem == "go":
         return name
     return name.lower()

@@ -27,6 +27,7 @@ Errors raise ConfigError naming the file and the field.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ class ScreenPolicy:
 
     @classmethod
     def default(cls) -> ScreenPolicy:
-        return cls()
+        return _default()
 
     def __post_init__(self) -> None:
         _hosts_ok(self.installers, "policy trust.installers", channels=False)
@@ -182,6 +183,11 @@ class ScreenPolicy:
 
     def package_denied(self, ecosystem: str, name: str) -> bool:
         return normalise_name(ecosystem, name) in self.deny_packages.get(ecosystem, frozenset())
+
+
+@functools.lru_cache(maxsize=1)
+def _default() -> ScreenPolicy:
+    return ScreenPolicy()  # frozen: one instance serves every inspector
 
 
 # --- loading ---------------------------------------------------------------------------
