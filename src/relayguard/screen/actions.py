@@ -23,7 +23,8 @@ cannot be analysed raises :class:`ScreenError`.
 from __future__ import annotations
 
 from relayguard import shell
-from relayguard.inspectors.policy_gate import DOWNLOADERS, _crude_download_exec, download_targets
+from relayguard.inspectors.gate_downloads import DOWNLOADERS, download_targets
+from relayguard.inspectors.policy_gate import _crude_download_exec
 from relayguard.screen import inline
 from relayguard.screen.extract import parse_patch
 from relayguard.screen.files import output_files

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relayguard.exchange import ToolCall
-from relayguard.inspectors.policy_gate import is_shell_tool, shell_scripts
+from relayguard.inspectors.gate_scripts import is_shell_tool, shell_scripts
 
 __all__ = ["ExtractError", "Extracted", "FileWrite", "extract", "parse_patch"]
 

@@ -9,7 +9,7 @@ then ``curl -F f=@a.zip``.
 from __future__ import annotations
 
 from relayguard import shell
-from relayguard.inspectors.policy_gate import _CURL_SHORT_ARG, _WGET_SHORT_ARG
+from relayguard.inspectors.gate_downloads import _CURL_SHORT_ARG, _WGET_SHORT_ARG
 
 __all__ = ["BIN_DIRS", "data_files", "extract_dir", "key", "output_files", "runs_files", "base",
            "in_dir"]

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from relayguard import shell
-from relayguard.inspectors.policy_gate import DOWNLOADERS, download_targets
+from relayguard.inspectors.gate_downloads import DOWNLOADERS, download_targets
 from relayguard.screen.flow import NETWORK_SENDERS
 from relayguard.screen.sensitive import credential_path, is_local_host, is_metadata_host, secret_var_refs
 from relayguard.screen.urls import split_url

@@ -5,7 +5,7 @@ print, and URLs whose tail is only known at run time."""
 from __future__ import annotations
 
 from relayguard import shell
-from relayguard.inspectors.policy_gate import DOWNLOADERS
+from relayguard.inspectors.gate_downloads import DOWNLOADERS
 from relayguard.screen.flow import NETWORK_SENDERS
 from relayguard.screen.model import Action, quote
 from relayguard.screen.normalise import decode_base64, decode_hex, rot13, strip_invisible

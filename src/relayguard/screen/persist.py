@@ -27,7 +27,7 @@ from typing import Callable
 import re2
 
 from relayguard import shell
-from relayguard.inspectors.policy_gate import DOWNLOADERS
+from relayguard.inspectors.gate_downloads import DOWNLOADERS
 from relayguard.screen.flow import NETWORK_SENDERS
 from relayguard.screen.installs import Install, Package, _npm_spec, _pypi_spec, requirement_lines
 from relayguard.screen.model import Action, quote

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from relayguard.errors import ConfigError
-from relayguard.inspectors.policy_gate import DEFAULT_ALLOW_HOSTS, _Allowlist, _parse_entry, parse_url
+from relayguard.inspectors.gate_policy import DEFAULT_ALLOW_HOSTS, _Allowlist, _parse_entry, parse_url
 from relayguard.screen.installs import normalise_name
 from relayguard.screen.urls import owner_key, split_url
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from relayguard.inspectors.policy_gate import parse_url
+from relayguard.inspectors.gate_policy import parse_url
 from relayguard.screen.sensitive import numeric_ip
 
 __all__ = ["Url", "code_host_key", "display", "owner_key", "split_url"]
