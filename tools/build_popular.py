@@ -236,6 +236,33 @@ def write(path: Path, header: list[str], names: list[str]) -> None:
     print(f"wrote {path.relative_to(ROOT)}: {len(names)} names, {len(text.encode()):,} bytes")
 
 
+GEMS = """
+rake bundler rails rack rspec rspec-core rspec-expectations rspec-mocks rspec-support rspec-rails
+activesupport activerecord actionpack actionview activemodel actionmailer activejob actioncable
+railties activestorage actiontext actionmailbox nokogiri json i18n tzinfo concurrent-ruby minitest
+thor mime-types mime-types-data rack-test builder erubi mini_portile2 mini_mime method_source
+zeitwerk sprockets sprockets-rails puma pg mysql2 sqlite3 redis sidekiq devise warden bcrypt
+faraday faraday-net_http multi_json httparty rest-client addressable public_suffix diff-lcs
+rubocop rubocop-ast rubocop-rails rubocop-rspec rubocop-performance parser ast unicode-display_width
+regexp_parser rainbow ruby-progressbar parallel pry pry-byebug byebug coderay debug irb reline
+simplecov simplecov-html docile webmock vcr factory_bot factory_bot_rails faker capybara
+selenium-webdriver database_cleaner shoulda-matchers timecop climate_control dotenv dotenv-rails
+jbuilder bootsnap listen rb-fsevent rb-inotify ffi msgpack aws-sdk-core aws-sdk-s3 aws-sigv4
+aws-partitions aws-eventstream jmespath google-protobuf grpc googleauth jwt oauth2 omniauth
+omniauth-oauth2 kaminari will_paginate pundit cancancan paper_trail friendly_id carrierwave
+image_processing mini_magick ruby-vips shrine sass sassc sass-rails tailwindcss-rails importmap-rails
+turbo-rails stimulus-rails webpacker jsbundling-rails cssbundling-rails propshaft haml slim
+redcarpet kramdown rouge jekyll liquid mustache tilt sinatra rack-protection mustermann
+unicorn thin passenger foreman whenever rufus-scheduler resque delayed_job good_job solid_queue
+connection_pool excon net-http net-smtp net-imap net-pop net-ssh net-scp net-sftp sshkit
+capistrano fastlane cocoapods xcodeproj colorize colored2 tty-prompt highline terminal-table
+awesome_print hashie dry-types dry-struct dry-validation sorbet sorbet-runtime rbs steep
+brakeman bundler-audit rails_best_practices reek flay flog yard rdoc annotate letter_opener
+better_errors binding_of_caller web-console spring bullet rack-mini-profiler ransack pagy
+graphql graphql-batch elasticsearch searchkick chewy mongoid mongo bson sequel rom
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = os.environ.get("RELAYGUARD_CORPORA") or str(ROOT.parent / "shared" / "corpora")
@@ -251,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pypi = read_names(src / "top_pypi.txt", pep503)
     npm = read_names(src / "top_npm.txt", str.lower)
-    crates, go = dedupe(CRATES), dedupe(GO)
+    crates, go, gems = dedupe(CRATES), dedupe(GO), dedupe(GEMS.split())
     gen = f"generated {today} by tools/build_popular.py; see README.md"
     write(OUT / "pypi.txt", ["PyPI names, most downloaded first, PEP 503-normalised", gen], pypi)
     write(OUT / "npm.txt", ["npm names, most downloaded a month first, lowercased", gen], npm)
@@ -259,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                                "roughly most used first. Edit CRATES in tools/build_popular.py", gen], crates)
     write(OUT / "go.txt", ["Go module paths, hand-curated from general knowledge (no download ranking);",
                            "roughly most used first. Edit GO in tools/build_popular.py", gen], go)
+    write(OUT / "gem.txt", ["RubyGems names, hand-curated from general knowledge (no download ranking);",
+                            "roughly most used first. Edit GEMS in tools/build_popular.py", gen], gems)
     readme = f"""# Bundled popularity lists (typosquat check)
 
 Used by `relayguard.screen.typosquat`: an install of a name that is not in
@@ -270,6 +299,7 @@ line, most popular first; lines starting with `#` are comments.
 | pypi.txt | {len(pypi):,} | `top_pypi.txt` of the project's shared corpora: PyPI packages ranked among the 15,000 most downloaded, by rank; names PEP 503-normalised (lowercase, runs of `-_.` become `-`), duplicates dropped |
 | npm.txt | {len(npm):,} | `top_npm.txt` of the shared corpora: the 15,000 npm packages with the most downloads a month; names lowercased, duplicates dropped |
 | crates.txt | {len(crates):,} | hand-curated in `tools/build_popular.py` from general knowledge of the Rust ecosystem (most depended-on library crates and commonly `cargo install`ed binaries); no download ranking behind the order |
+| gem.txt | {len(gems):,} | hand-curated in `tools/build_popular.py` from general knowledge of the Ruby ecosystem (most used gems); no download ranking behind the order |
 | go.txt | {len(go):,} | hand-curated in `tools/build_popular.py` from general knowledge of the Go ecosystem (most imported modules and common `go install` tools); no download ranking behind the order |
 
 The two corpora lists were made on one day from registry package lists (see
@@ -283,7 +313,7 @@ Generated: {today}.
     python3 tools/build_popular.py                 # reads ../shared/corpora
     python3 tools/build_popular.py --corpora DIR   # or $RELAYGUARD_CORPORA
 
-To change the crates or Go lists, edit `CRATES` / `GO` in the script and
+To change the crates, gem or Go lists, edit `CRATES` / `GEMS` / `GO` in the script and
 rerun it.
 """
     (OUT / "README.md").write_text(readme, encoding="utf-8")

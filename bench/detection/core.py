@@ -299,6 +299,10 @@ def ac1a_case(rng: random.Random, *, eco: str | None = None, history_n: int | No
     new_task, named = add_mention(rng, mode, p, history, squat_eco, target, manager, others)
     if new_task:
         task = new_task
+    if appended and _RUNS_A_TOOL.search(legit):
+        # After `pipx run X`, `bunx X`, `pnpm dlx X` an appended name is an argument
+        # of the tool being run, not a package: nothing would be installed.
+        appended = False
     if appended:
         pool = pk.simple_popular(squat_eco, 600) if squat_eco in ("pypi", "npm") else list(pk.popular(squat_eco))
         victim = pick(rng, [v for v in pool if v != target and v not in others] or pool)
@@ -320,6 +324,9 @@ def ac1a_case(rng: random.Random, *, eco: str | None = None, history_n: int | No
         variant = f"{kind}/{manager}"
     return Case(variant, p, task, history, Shell(cmd, "Install dependencies"), legit, named,
                 extra={"target": target, "squat": squatted, "benign_base": base, "context": mode})
+
+
+_RUNS_A_TOOL = re.compile(r"\b(?:pipx run|uvx|uv tool run|bunx|npx|pnpm dlx|yarn dlx|dlx)\b")
 
 
 def _append_package(command: str, target: str, extra: str) -> str | None:

@@ -86,6 +86,13 @@ POSITIVES = [
     ("go", "github.com/spf13/cobrа", "github.com/spf13/cobra", "homoglyph"),
     ("go", "github.com/spf13-go/cobra", "github.com/spf13/cobra", "affix"),
     ("go", "github.com/stretchr-official/testify", "github.com/stretchr/testify", "combo"),
+    # gem (RubyGems keeps '-' and '_' distinct, so a swapped separator is another gem)
+    ("gem", "nokoguiri", "nokogiri", "edit"),
+    ("gem", "braekman", "brakeman", "transposition"),
+    ("gem", "factory_bot-rails", "factory_bot_rails", "separator"),
+    ("gem", "nоkogiri", "nokogiri", "homoglyph"),
+    ("gem", "ruby-nokogiri", "nokogiri", "affix"),
+    ("gem", "nokogiri-patched", "nokogiri", "combo"),
 ]
 
 

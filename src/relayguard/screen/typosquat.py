@@ -30,7 +30,7 @@ from rapidfuzz.distance import OSA
 
 __all__ = ["ECOSYSTEMS", "KINDS", "Squat", "check", "popular", "rank"]
 
-ECOSYSTEMS = ("pypi", "npm", "crates", "go")
+ECOSYSTEMS = ("pypi", "npm", "crates", "go", "gem")
 KINDS = ("homoglyph", "scope", "separator", "transposition", "affix", "edit", "combo")
 
 SHORT = 4  # popular names (or differing name parts) this short: no plain edits
@@ -51,6 +51,7 @@ _AFFIXES = {  # (language prefixes, language suffixes): added or removed; on nor
     "npm": (("node-", "nodejs-", "js-", "node"), ("-js", ".js", "js", "-node")),
     "crates": (("rust_", "rs_", "rust"), ("_rs", "_rust", "rs")),
     "go": (("go-", "golang-", "go"), ("-go", "-golang", "go")),
+    "gem": (("ruby-", "rb-"), ("-ruby", "-rb", "_rb")),
 }
 _GENERIC_SUFFIXES = {"2", "3"} | {s + w for s in "-_." for w in ("dev", "lib", "sdk", "api", "cli", "2", "3")}
 _GENERIC = frozenset(
