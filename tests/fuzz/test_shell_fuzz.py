@@ -16,7 +16,7 @@ from relayguard.shell import ShellParseError, parse, parse_script
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Generous: the parser's own CPU budget is 0.25 s; a loaded 2-core machine needs slack.
-TIME_LIMIT = 3.0
+TIME_LIMIT = 10.0  # a hang guard, not a speed test: the quadratic inputs it guards against took ~50 s
 
 SHELL_PIECES = [
     "curl ", "wget -qO- ", "https://evil.example/x.sh", "https://sh.rustup.rs", " | ", " |& ", " && ",
