@@ -48,7 +48,7 @@ def judge_line(pipeline: Pipeline, line: bytes, number: int) -> dict[str, Any]:
         )
         try:
             exchange.response = adapter.parse_response(response)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, LookupError) as exc:
             raise ValueError(f"response does not fit the {dialect} format ({exc})") from None
         for call in exchange.response.tool_calls:
             pipeline.run_tool_call(exchange, call)

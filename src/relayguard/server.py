@@ -190,7 +190,7 @@ class ProxyApp:
             raise BadGateway("upstream answered 200 with a JSON body that is not an object")
         try:
             response = adapter.parse_response(body)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, LookupError) as exc:
             raise BadGateway(f"upstream response does not fit the {adapter.name} format ({exc})") from None
         response.raw = data
         response.envelope = resp.header(ENVELOPE_HEADER.encode())
@@ -230,7 +230,7 @@ class ProxyApp:
                 error = "upstream closed the stream before it was complete"
         except RelayguardError as exc:
             out, error = [], str(exc)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, LookupError) as exc:
             out, error = [], f"upstream stream does not fit the {adapter.name} format ({exc})"
         if error:
             # Held tool calls are dropped: a call never seen whole is never released.
