@@ -110,7 +110,62 @@ class Vault(Inspector):
         restored = PLACEHOLDER_RE.sub(restore, raw)
         if restored != raw:
             call.new_raw_arguments = restored
+            findings += _exfiltration(exchange, call, raw, restored)
         return findings
+
+
+# Where a restored secret may legitimately be sent without the conversation
+# naming the host: its own provider (the first word of the kind).
+PROVIDER_HOSTS = {
+    "github": ("github.com", "githubusercontent.com"), "gitlab": ("gitlab.com",),
+    "openai": ("openai.com",), "anthropic": ("anthropic.com",), "aws": ("amazonaws.com",),
+    "slack": ("slack.com",), "stripe": ("stripe.com",), "google": ("googleapis.com", "google.com"),
+    "huggingface": ("huggingface.co",), "npm": ("npmjs.org", "npmjs.com"), "pypi": ("pypi.org",),
+}
+
+
+def _exfiltration(exchange: Exchange, call: ToolCall, raw: str, restored: str) -> list[Finding]:
+    """A router that saw a placeholder can write a tool call that sends it to its
+    own host; restoring would hand it the secret.  A call carrying a restored
+    secret may only reach URLs the conversation names, local hosts, or the
+    secret's own provider."""
+    from relayguard.screen.grounding import _urls, grounding_for
+    from relayguard.screen.sensitive import is_local_host
+    from relayguard.screen.urls import split_url
+
+    kinds = {m.group(1).lower().split("_")[0] for m in PLACEHOLDER_RE.finditer(raw)}
+    allowed = tuple(h for k in kinds for h in PROVIDER_HOSTS.get(k, ()))
+    try:
+        value = orjson.loads(restored)
+    except orjson.JSONDecodeError:
+        return [Finding("vault:exfiltration", "block", "a restored secret went into arguments that are not "
+                        "valid JSON; not releasing it", call.id)]
+    grounding = None
+    for text in _strings_all(value):
+        for url in _urls(text):
+            host = (split_url(url).host or "").lower()
+            if is_local_host(host) or any(host == h or host.endswith("." + h) for h in allowed):
+                continue
+            grounding = grounding or grounding_for(exchange.request)
+            if not grounding.url(url):
+                return [Finding("vault:exfiltration", "block",
+                                f"the call would send a restored secret to {host or 'an unreadable host'}, "
+                                "which the conversation never names and which is not the secret's provider", call.id)]
+    return []
+
+
+def _strings_all(value: Any) -> list[str]:
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
 
 
 def _json_text_view(raw: bytes) -> bytes | None:
