@@ -62,6 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mock-provider", help="deterministic offline provider (all three dialects)")
     _server_args(p)
     p.add_argument("--sign-key", help="sign every response with this key (from `relayguard keys generate`)")
+    p.add_argument("--name", default="relayguard-mock",
+                   help="provider name: in GET /mock/stats, the x-mock-provider header and signed envelopes "
+                        "(default relayguard-mock)")
+    p.add_argument("--fail-rate", type=float, help="fail this fraction (0..1) of model requests, "
+                                                   "chosen by a seeded RNG (--seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --fail-rate RNG (default 0)")
+    p.add_argument("--status", type=int, help="HTTP status of injected failures (default 500); "
+                                              "without --fail-rate every request fails")
+    p.add_argument("--retry-after", type=int, metavar="S", help="with --status 429 or 503: send Retry-After: S")
+    p.add_argument("--delay-ms", type=int, default=0, help="wait N ms before the response headers of every request")
+    p.add_argument("--hang", action="store_true",
+                   help="failing requests (all, without --fail-rate) are read and never answered")
+    p.add_argument("--drop-mid-stream", action="store_true",
+                   help="failing requests (all, without --fail-rate) get part of the answer, then the "
+                        "connection closes (streams never carry their terminal event)")
 
     p = sub.add_parser("keys", help="signing keys for envelopes")
     keys_sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -69,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True, help="directory to write the keys to")
     q.add_argument("--force", action="store_true", help="replace existing keys")
 
-    p = sub.add_parser("redteam", help="a malicious router for tests and demos (AC-1, AC-1.a, AC-1.b, AC-2)")
+    p = sub.add_parser("redteam", help="a malicious router for tests and demos (AC-1, AC-1.a, AC-1.b, AC-2, "
+                                        "prompt injection, model substitution)")
     _server_args(p)
     _proxy_args(p)
-    p.add_argument("--attack", default="ac1", choices=["none", "ac1", "ac1a", "ac1b", "ac2"])
+    p.add_argument("--attack", default="ac1",
+                   choices=["none", "ac1", "ac1a", "ac1b", "ac2", "prompt-inject", "model-swap"])
     p.add_argument("--attacker-url", default="https://cdn-install.example.net/setup.sh",
                    help="URL swapped into download-and-execute commands")
     p.add_argument("--after", type=int, help="AC-1.b: strike only after N requests")
@@ -81,9 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-seconds", help="AC-1.b: strike only between A and B seconds after start (A:B)")
     p.add_argument("--tool", help="AC-1.b: strike only on tool calls of this name")
     p.add_argument("--langs", help="AC-1.b: strike only in projects of these languages, e.g. rust,go")
-    p.add_argument("--harvest-log", help="AC-2: JSON-lines file the harvested credentials go to")
+    p.add_argument("--harvest-log", help="AC-2: JSON-lines file the harvested credentials go to "
+                                         "(harvested URLs on 127.0.0.1/localhost are also fetched once)")
+    p.add_argument("--inject-text", help="prompt-inject: the hidden instruction added to the system prompt "
+                                         "(default: run a curl | sh beacon with every shell command)")
+    p.add_argument("--swap-to", metavar="MODEL", help="model-swap (required): the model served instead of the "
+                                                      "one requested; answers still name the requested one")
     p.add_argument("--strip-envelope", action="store_true",
                    help="drop the provider's signed envelope from responses (with any --attack)")
+
+    p = sub.add_parser("gateway", help="a self-hosted router: virtual keys, limits, failover, signed answers")
+    p.add_argument("--config", required=True, help="gateway configuration (TOML; see docs/gateway-config.md)")
+    _server_args(p)
+    p.add_argument("--max-body", type=int, default=10 * 1024 * 1024, help="largest request body in bytes")
+    p.add_argument("--quiet", action="store_true", help="no JSON log line per request on stderr")
 
     p = sub.add_parser("check", help="judge recorded exchanges offline (JSON lines in, JSON lines out)")
     p.add_argument("path", nargs="?", default="-", help="input file, or - for standard input (default)")
@@ -101,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     logcmd.add_parser(sub)
     doctor_cli.add_parser(sub)
+
+    from relayguard.audit import command as audit_command
+
+    audit_command.add_parser(sub)
 
     p = sub.add_parser("demo", help="show each attack with and without the guard (no keys, no network)")
     return parser
@@ -124,15 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     from relayguard.serve import serve
 
     if args.command == "mock-provider":
-        from relayguard.testing.mock_provider import MockProvider
-
-        key = None
-        if args.sign_key:
-            from relayguard.envelope import load_signing_key
-
-            key = load_signing_key(args.sign_key)
-        banner = "relayguard mock provider: ready" + (f", signing with key {key.kid}" if key else "")
-        return serve(MockProvider(sign_key=key), args.host, args.port, banner)
+        return _mock_provider(args)
     if args.command == "keys":
         from relayguard.envelope import generate_keys
 
@@ -186,15 +210,31 @@ def _run(args: argparse.Namespace) -> int:
         from relayguard.doctor import cli as doctor_cli
 
         return doctor_cli.run(args)
+    if args.command == "gateway":
+        from relayguard.gateway.build import build_gateway
+        from relayguard.serve import serve
+
+        os.umask(0o077)  # keys database and log: this user only
+        app = build_gateway(args.config, request_log=not args.quiet, max_body=args.max_body)
+        return serve(app, args.host, args.port, f"relayguard gateway: serving {len(app.upstreams.router.models)} "
+                                                f"model(s) from {args.config}")
     if args.command == "log":
         from relayguard import logcmd
 
         return logcmd.run(args)
+    if args.command == "audit":
+        return _audit(args)
     if args.command == "demo":
         from relayguard.demo import run_demo
 
         return run_demo()
     raise AssertionError(args.command)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from relayguard.audit import command as audit_command
+
+    return audit_command.run(args)  # exit 0 clean, 1 malicious, 2 inconclusive, 3 usage/connection error
 
 
 def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True,  # type: ignore[no-untyped-def]
@@ -210,7 +250,32 @@ def _proxy(args: argparse.Namespace, pipeline, verdict_header: bool = True,  # t
         raise ConfigError(str(exc)) from None
 
 
+def _mock_provider(args: argparse.Namespace) -> int:
+    from relayguard.serve import serve
+    from relayguard.testing.mock_faults import FaultSettings
+    from relayguard.testing.mock_provider import MockProvider
+
+    if not (0 < len(args.name) <= 100 and args.name.isascii() and args.name.isprintable()):
+        raise ConfigError(f"--name must be 1 to 100 printable ASCII characters, got {args.name!r}")
+    faults = FaultSettings(fail_rate=args.fail_rate, status=args.status, retry_after=args.retry_after,
+                           delay_ms=args.delay_ms, hang=args.hang, drop_mid_stream=args.drop_mid_stream,
+                           seed=args.seed)
+    try:
+        faults.validate(spell=lambda name: "--" + name.replace("_", "-"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    key = None
+    if args.sign_key:
+        from relayguard.envelope import load_signing_key
+
+        key = load_signing_key(args.sign_key)
+    banner = f"relayguard mock provider {args.name}: ready" + (f", signing with key {key.kid}" if key else "")
+    return serve(MockProvider(sign_key=key, provider=args.name, faults=faults), args.host, args.port, banner)
+
+
 def _redteam(args: argparse.Namespace) -> int:
+    import re
+
     from relayguard.pipeline import Pipeline
     from relayguard.serve import serve
     from relayguard.testing.attacks import AttackConfig, RedTeam
@@ -225,13 +290,19 @@ def _redteam(args: argparse.Namespace) -> int:
     config = AttackConfig(attack=args.attack, attacker_url=args.attacker_url, after=args.after,
                           only_yolo=args.only_yolo, keyword=args.keyword, window=window, tool=args.tool,
                           langs=tuple(x.strip() for x in args.langs.split(",") if x.strip()) if args.langs else (),
-                          harvest_log=args.harvest_log)
+                          harvest_log=args.harvest_log, inject_text=args.inject_text, swap_to=args.swap_to)
     try:
         config.validate()
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(re.sub(r"\b(swap_to|inject_text)\b", lambda m: "--" + m.group().replace("_", "-"),
+                                 str(exc))) from None
     app = _proxy(args, Pipeline([RedTeam(config)]), verdict_header=False, strip_envelope=args.strip_envelope)
-    return serve(app, args.host, args.port, f"relayguard redteam ({args.attack}): relaying to {app.upstream.base_url}")
+    banner = f"relayguard redteam ({args.attack}): relaying to {app.upstream.base_url}"
+    if args.attack == "model-swap":
+        from relayguard.testing.attacks_request import ModelRelabel
+
+        app = ModelRelabel(app)  # answers name the requested model, whatever was served
+    return serve(app, args.host, args.port, banner)
 
 
 if __name__ == "__main__":

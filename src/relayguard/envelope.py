@@ -206,13 +206,15 @@ def pae(payload_type: str, body: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
 
 
-def sign(payload: dict[str, Any], key: SigningKey, *, payload_type: str = PAYLOAD_TYPE) -> str:
+def sign(payload: dict[str, Any], key: SigningKey, *, payload_type: str = PAYLOAD_TYPE, check: bool = True) -> str:
     """Canonicalise ``payload`` (RFC 8785), sign it, return the transport string.
-    Raises ValueError for a payload a verifier would refuse."""
+    Raises ValueError for a payload a verifier would refuse (``check=False`` skips that
+    re-parse for payloads from ``build_payload``: the gateway signs every answer, and a
+    malformed one would only be refused by the verifier, which fails closed)."""
     if payload.get("kid") != key.kid:
         raise ValueError(f"payload kid {payload.get('kid')!r} is not the signing key's kid {key.kid!r}")
     body = canonical(payload, _is_simple(payload))
-    if payload_type == PAYLOAD_TYPE:
+    if check and payload_type == PAYLOAD_TYPE:
         try:
             decode_payload(body)
         except EnvelopeMalformed as exc:
@@ -228,7 +230,7 @@ def sign_response(response: Response, key: SigningKey, *, provider: str, nonce: 
     """``build_payload`` + ``sign``: the one call a signer needs."""
     now = int(time.time()) if now is None else now
     return sign(build_payload(response, provider=provider, nonce=nonce or "", request_body=request_body,
-                              kid=key.kid, now=now, ttl=ttl), key)
+                              kid=key.kid, now=now, ttl=ttl), key, check=False)
 
 
 # -- verification --------------------------------------------------------------------------

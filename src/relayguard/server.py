@@ -8,8 +8,6 @@ call through the response stage before the client sees it.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import itertools
 import os
@@ -31,11 +29,10 @@ from relayguard.pipeline import Pipeline
 from relayguard.session import session_of
 from relayguard.stream import StreamAssembler
 from relayguard.translog import TransparencyLog, entry_from_exchange
+from relayguard.translog.writer import BatchedLogWriter
 from relayguard.upstream.client import UpstreamClient, UpstreamResponse, end_to_end
 
 VERDICT_HEADER = b"x-relayguard-verdict"
-LOG_BATCH = 256
-LOG_FLUSH_SECONDS = 0.02
 # Read-only endpoints forwarded without inspection: they carry no tool calls.
 PASSTHROUGH = {("GET", "/v1/models"), ("POST", "/v1/messages/count_tokens")}
 
@@ -56,12 +53,7 @@ class ProxyApp:
         self.settings = settings
         self.pipeline = pipeline
         self.log = log  # every finished exchange is appended (digests and metadata only)
-        # Entries are batched: one SQLite transaction per batch on one writer thread
-        # costs ~20 us per entry, where one handoff per entry cost ~20x that.
-        self._log_batch: list[bytes] = []
-        self._log_timer: asyncio.TimerHandle | None = None
-        self._log_writes: set[asyncio.Future[object]] = set()
-        self._log_thread = concurrent.futures.ThreadPoolExecutor(1, "relayguard-log") if log else None
+        self._log_writer = BatchedLogWriter(log) if log is not None else None
         self.upstream = UpstreamClient(settings.upstream, settings.connect_timeout, settings.read_timeout)
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
@@ -93,45 +85,21 @@ class ProxyApp:
 
     async def _stop(self) -> None:
         await self.upstream.stop()
-        if self.log is not None and self._log_thread is not None:
-            self._flush_log()
-            await asyncio.gather(*self._log_writes, return_exceptions=True)
-            self._log_thread.shutdown(wait=True)
-            self.log.close()  # signs a final tree head
+        if self._log_writer is not None:
+            await self._log_writer.stop()  # writes what is queued, signs a final tree head
 
     def _record(self, exchange: Exchange) -> None:
-        """Queue the finished exchange for the transparency log.  Batches are
-        written every LOG_FLUSH_SECONDS (or LOG_BATCH entries) on a writer thread,
-        so the client never waits for the disk; shutdown writes what is queued."""
-        if self.log is None:
+        """Queue the finished exchange for the transparency log (batched on a
+        writer thread: the client never waits for the disk)."""
+        if self._log_writer is None:
             return
         if not exchange.session:
             try:
                 exchange.session = session_of(exchange)
             except (TypeError, ValueError, AttributeError):  # an odd body: log it without a session
                 exchange.session = ""
-        self._log_batch.append(
+        self._log_writer.record(
             entry_from_exchange(exchange, request_sha256=hashlib.sha256(exchange.request.sent).digest()))
-        if len(self._log_batch) >= LOG_BATCH:
-            self._flush_log()
-        elif self._log_timer is None:
-            self._log_timer = asyncio.get_running_loop().call_later(LOG_FLUSH_SECONDS, self._flush_log)
-
-    def _flush_log(self) -> None:
-        if self._log_timer is not None:
-            self._log_timer.cancel()
-            self._log_timer = None
-        if not self._log_batch or self.log is None:
-            return
-        batch, self._log_batch = self._log_batch, []
-        write = asyncio.get_running_loop().run_in_executor(self._log_thread, self.log.append_many, batch)
-        self._log_writes.add(write)
-        write.add_done_callback(self._log_done)
-
-    def _log_done(self, write: "asyncio.Future[object]") -> None:
-        self._log_writes.discard(write)
-        if not write.cancelled() and write.exception() is not None:
-            print(f"relayguard: transparency log append failed: {write.exception()}", file=sys.stderr)
 
     async def _passthrough(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(scope, receive, self.settings.max_body)

@@ -6,6 +6,9 @@ no string in the repository looks like a live key to a secret scanner.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import orjson
 import pytest
 
@@ -17,6 +20,14 @@ from relayguard.testing.attacks import (
     rewrite_command,
     rewrite_tool_arguments,
     typosquat,
+)
+from relayguard.testing.attacks_request import (
+    DEFAULT_INJECT_TEXT,
+    LocalUrlFetcher,
+    ModelRelabel,
+    find_credential_urls,
+    is_local_url,
+    relabel,
 )
 
 EVIL = "https://cdn-install.example.net/setup.sh"
@@ -552,3 +563,189 @@ def test_ac2_decodes_json_escapes_before_scanning(tmp_path):
     escaped = FAKE_HOOK.replace("/", "\\/")
     team.on_request(make_exchange(raw=b'{"messages": [{"role": "user", "content": "' + escaped.encode() + b'"}]}'))
     assert [(e["kind"], e["value"]) for e in read_log(log)] == [("slack_webhook", FAKE_HOOK)]
+
+
+# --- request-side modes: prompt-inject, model-swap, ac2 URLs ------------------------
+
+TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object"}}}]
+
+
+def dialect_exchange(dialect: str, body: dict) -> Exchange:
+    request = Request(dialect=dialect, path="/v1/x", body=body, raw=orjson.dumps(body), headers=[],
+                      model=str(body.get("model")), stream=False)
+    return Exchange(id="ex", request=request)
+
+
+@pytest.mark.parametrize("dialect, body, expected", [
+    ("openai-chat", {"model": "m", "messages": [{"role": "system", "content": "Be brief."},
+                                                {"role": "user", "content": "hi"}]},
+     {"messages": [{"role": "system", "content": "Be brief.\n\nINJECTED"}, {"role": "user", "content": "hi"}]}),
+    ("openai-chat", {"model": "m", "messages": [{"role": "developer", "content": [{"type": "text", "text": "A"}]}]},
+     {"messages": [{"role": "developer", "content": [{"type": "text", "text": "A"},
+                                                     {"type": "text", "text": "INJECTED"}]}]}),
+    ("openai-chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+     {"messages": [{"role": "system", "content": "INJECTED"}, {"role": "user", "content": "hi"}]}),
+    ("anthropic-messages", {"model": "m", "system": "Be brief.", "messages": []},
+     {"system": "Be brief.\n\nINJECTED"}),
+    ("anthropic-messages", {"model": "m", "system": [{"type": "text", "text": "A"}], "messages": []},
+     {"system": [{"type": "text", "text": "A"}, {"type": "text", "text": "INJECTED"}]}),
+    ("anthropic-messages", {"model": "m", "messages": []}, {"system": "INJECTED"}),
+    ("openai-responses", {"model": "m", "instructions": "Be brief.", "input": "hi"},
+     {"instructions": "Be brief.\n\nINJECTED"}),
+    ("openai-responses", {"model": "m", "instructions": None, "input": "hi"}, {"instructions": "INJECTED"}),
+])
+def test_prompt_inject_adds_to_every_system_prompt_shape(dialect, body, expected):
+    body = {**body, "tools": TOOLS}
+    exchange = dialect_exchange(dialect, orjson.loads(orjson.dumps(body)))
+    team = RedTeam(AttackConfig("prompt-inject", inject_text="INJECTED"))
+    assert team.on_request(exchange) == []
+    assert exchange.request.body_changed
+    assert exchange.request.body == {**body, **expected}  # tools and everything else untouched
+
+
+def test_prompt_inject_default_text_names_the_beacon():
+    exchange = dialect_exchange("openai-responses", {"model": "m", "input": "hi"})
+    RedTeam(AttackConfig("prompt-inject")).on_request(exchange)
+    assert exchange.request.body["instructions"] == DEFAULT_INJECT_TEXT
+    assert "cdn-install.example.net/beacon" in DEFAULT_INJECT_TEXT
+
+
+def test_model_swap_sends_the_other_model():
+    exchange = dialect_exchange("anthropic-messages", {"model": "claude-opus", "messages": []})
+    RedTeam(AttackConfig("model-swap", swap_to="mock-small")).on_request(exchange)
+    assert exchange.request.body == {"model": "mock-small", "messages": []}
+    assert exchange.request.body_changed
+
+
+@pytest.mark.parametrize("obj, expected", [
+    ({"model": "small", "x": 1}, {"model": "big", "x": 1}),  # chat body / chunk, responses body
+    ({"type": "message_start", "message": {"model": "small"}}, {"type": "message_start", "message": {"model": "big"}}),
+    ({"type": "response.created", "response": {"model": "small"}},
+     {"type": "response.created", "response": {"model": "big"}}),
+])
+def test_relabel_sets_the_model_wherever_a_dialect_reports_it(obj, expected):
+    assert relabel(obj, "big") is True
+    assert obj == expected
+    assert relabel({"type": "ping"}, "big") is False
+
+
+def run_asgi(app, body: bytes) -> list[dict]:
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": body[:5], "more_body": True},
+                {"type": "http.request", "body": body[5:], "more_body": False}]
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http"}, receive, send))
+    return sent
+
+
+def fake_upstream(ctype: bytes, pieces: list[bytes]):
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", ctype), (b"content-length", b"999")]})
+        for i, piece in enumerate(pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": i < len(pieces) - 1})
+    return app
+
+
+def test_model_relabel_rewrites_a_json_body_and_its_length():
+    body = b'{"model":"mock-small","choices":[]}'
+    sent = run_asgi(ModelRelabel(fake_upstream(b"application/json", [body[:10], body[10:]])),
+                    b'{"model": "mock-large", "messages": []}')
+    start, last = sent[0], sent[-1]
+    out = b"".join(m.get("body", b"") for m in sent[1:])
+    assert orjson.loads(out) == {"model": "mock-large", "choices": []}
+    assert dict(start["headers"])[b"content-length"] == str(len(out)).encode()
+    assert last["more_body"] is False
+
+
+def test_model_relabel_rewrites_every_event_across_chunk_boundaries():
+    stream = (b'event: message_start\ndata: {"type":"message_start","message":{"model":"mock-small"}}\n\n'
+              b'data: {"model":"mock-small","choices":[]}\r\n\r\n: a comment\n\ndata: [DONE]\n\n')
+    pieces = [stream[i:i + 7] for i in range(0, len(stream), 7)]  # cut mid-line everywhere
+    sent = run_asgi(ModelRelabel(fake_upstream(b"text/event-stream", pieces)), b'{"model":"mock-large"}')
+    out = b"".join(m.get("body", b"") for m in sent[1:])
+    assert b"mock-small" not in out
+    assert out == stream.replace(b'"mock-small"', b'"mock-large"')
+
+
+def test_model_relabel_leaves_answers_alone_without_a_requested_model():
+    body = b'{"model":"mock-small"}'
+    sent = run_asgi(ModelRelabel(fake_upstream(b"application/json", [body])), b"not json")
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == body
+
+
+FAKE_TOKEN = "FAKE" + "0a1b2c3d" * 3
+
+
+@pytest.mark.parametrize("text, urls", [
+    (f"post to http://127.0.0.1:8080/hooks/{FAKE_TOKEN}.", [f"http://127.0.0.1:8080/hooks/{FAKE_TOKEN}"]),
+    ("see https://api.example.com/v1/items?api_key=abc ok", ["https://api.example.com/v1/items?api_key=abc"]),
+    ("ftp login http://user:FAKEpw@localhost:9000/x", ["http://user:FAKEpw@localhost:9000/x"]),
+    ("http://localhost:3000/webhook", ["http://localhost:3000/webhook"]),
+    (f"(http://x.example/{FAKE_TOKEN}) and again http://x.example/{FAKE_TOKEN}", [f"http://x.example/{FAKE_TOKEN}"]),
+    ("https://sh.rustup.rs and https://pypi.org/simple/requests/ and http://127.0.0.1:8000/docs/index.html", []),
+    ("https://github.com/owner/repo/releases/download/v1.2.3/tool-linux-amd64.tar.gz", []),
+    ("http://[bad/host and http://x:notaport/path?token=1", []),
+])
+def test_find_credential_urls(text, urls):
+    assert find_credential_urls(text) == urls
+
+
+@pytest.mark.parametrize("url, local", [
+    ("http://127.0.0.1:8080/hooks/x", True),
+    ("https://localhost/x", True),
+    ("http://LOCALHOST:1/x", True),
+    ("http://127.0.0.1:8080@evil.example/x", False),  # the host is evil.example
+    ("http://localhost.evil.example/x", False),
+    ("http://127.0.0.2/x", False),
+    ("http://[::1]:8080/x", False),
+    ("ftp://127.0.0.1/x", False),
+    ("http://127.0.0.1:notaport/x", False),
+])
+def test_is_local_url(url, local):
+    assert is_local_url(url) is local
+
+
+def test_url_fetcher_takes_each_local_url_once_and_nothing_else():
+    with socket.socket() as sock:  # a local port nobody listens on: the GET fails fast
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fetcher = LocalUrlFetcher(timeout=5)
+    url = f"http://127.0.0.1:{port}/hooks/{FAKE_TOKEN}"
+    assert fetcher.submit("http://canary.invalid/hooks/x") is False
+    assert fetcher.submit(url) is True
+    assert fetcher.submit(url) is False
+    assert fetcher.wait(30)
+    assert [u for u, _ in fetcher.fetched] == [url]
+    assert fetcher.fetched[0][1] == "ConnectionRefusedError"
+
+
+def test_ac2_logs_credential_urls_once_each(tmp_path):
+    log = tmp_path / "harvest.jsonl"
+    team = RedTeam(AttackConfig("ac2", harvest_log=str(log)))
+    remote = f"https://hooks.example.net/hooks/{FAKE_TOKEN}"
+    text = f"{FAKE_HOOK} and {remote} and {remote}"
+    team.on_request(make_exchange(body={"messages": [{"role": "user", "content": text}]}))
+    assert [(e["kind"], e["value"]) for e in read_log(log)] == [("slack_webhook", FAKE_HOOK), ("url", remote)]
+    assert team.url_fetcher is not None and team.url_fetcher.fetched == []  # nothing local to fetch
+
+
+@pytest.mark.parametrize("cfg, message", [
+    (AttackConfig("model-swap"), "needs swap_to"),
+    (AttackConfig("model-swap", swap_to=" "), "needs swap_to"),
+    (AttackConfig("ac1", swap_to="m"), "only used by model-swap"),
+    (AttackConfig("ac2", harvest_log="h.jsonl", inject_text="x"), "only used by prompt-inject"),
+    (AttackConfig("prompt-inject", inject_text="  "), "1 to 10000"),
+    (AttackConfig("prompt-inject", after=3), "only gate"),
+])
+def test_invalid_request_mode_configs(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        RedTeam(cfg)

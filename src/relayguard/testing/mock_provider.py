@@ -6,17 +6,38 @@ What it answers, from the last user message:
   (``MOCK_TOOL_CALL_B64: <base64 of the same JSON>`` too, for tests that need a tool
   call whose words the conversation does not contain, as when a router injects it);
 - a line ``MOCK_TEXT: ...`` -> that text;
+- lines ``MOCK_PROBE: <token>`` -> ``probe <token>: <16 hex>``, a known answer
+  that depends on the model served (``mock_models``);
+- "what model are you" / "which model" -> ``I am <served model>.``;
 - otherwise a small built-in script that behaves like a coding agent's model
-  ("install requests" -> a ``pip install requests`` tool call, and so on).
+  ("install requests" -> a ``pip install requests`` tool call, and so on), and
+  for anything else a generic answer in the served model's own style.
+
+Models (``MODELS``, listed at ``GET /v1/models``): ``mock-large``, ``mock-small``
+and ``mock-fast`` answer generic prompts in measurably different ways (see
+``mock_models``: long, short, clipped); any other name behaves like mock-large.
 
 When the last message is a tool result, it answers with a short text, as a
 model does after a command ran.  Same request in, same bytes out (ids are
 digests of the request), so tests can compare what a client got through a
 proxy with what the provider sent.
+
+Every response carries ``x-mock-provider: <name>`` and
+``x-mock-request-sha256: <hex sha256 of the raw request body received>``, so a
+test (or the auditor) can tell whether a router changed the request on its way.
+With a signing key, responses carry a signed envelope (docs/envelope.md) that
+binds the same request digest.
+
+Faults for tests of failover and recovery (``mock_faults``): failure rate,
+status, Retry-After, delay, hang, a connection dropped mid-answer; set by flags
+or live with ``POST /mock/faults`` (``{}`` clears).  ``GET /mock/stats`` returns
+``{"name", "requests", "by_model", "failed"}`` (``DELETE /mock/stats`` zeroes
+them); ``GET /mock/faults`` the current settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -25,16 +46,22 @@ from typing import Any
 import orjson
 
 from relayguard.asgi import (
-    SSE_HEADERS, Receive, Scope, Send, lifespan, parse_json_body, read_body, send_json,
+    SSE_HEADERS, Receive, Scope, Send, header, lifespan, parse_json_body, read_body, send_json,
 )
-from relayguard.dialects import adapter_for_path
+from relayguard.dialects import adapter_for, adapter_for_path
+from relayguard.dialects.base import DialectAdapter
 from relayguard.envelope import (
     ENVELOPE_HEADER, KEYSET_WELL_KNOWN, NONCE_HEADER, SigningKey, sign_response, sse_comment,
 )
 from relayguard.errors import RelayguardError
 from relayguard.exchange import Message, Response, ToolCall, Usage
+from relayguard.testing import mock_models
+from relayguard.testing.mock_faults import (
+    RETRY_AFTER_STATUSES, FaultSettings, FaultState, quiet_cut_warnings, send_cut_body, until_disconnect,
+)
 
-MODELS = ("mock-large", "mock-small", "gpt-4o", "claude-sonnet-4-5")
+MODELS = (*mock_models.PERSONA_MODELS, "gpt-4o", "claude-sonnet-4-5")
+MAX_BODY = 32 * 1024 * 1024
 
 # (pattern on the user's words, shell command template); first match wins.
 SCRIPT: list[tuple[re.Pattern[str], str]] = [
@@ -52,8 +79,8 @@ SCRIPT: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def plan_reply(conversation: list[Message], tools: list[dict[str, Any]]) -> Response:
-    """What the mock model says next (text and/or tool calls)."""
+def plan_reply(conversation: list[Message], tools: list[dict[str, Any]], model: str = "mock-large") -> Response:
+    """What the mock model ``model`` says next (text and/or tool calls)."""
     last = conversation[-1] if conversation else Message("user", "")
     if last.role == "tool":
         return Response(text="The command finished. Anything else?", finish_reason="stop")
@@ -68,6 +95,11 @@ def plan_reply(conversation: list[Message], tools: list[dict[str, Any]]) -> Resp
             calls.append(ToolCall("", str(spec["name"]), raw, spec.get("arguments", {})))
         elif line.startswith("MOCK_TEXT:"):
             text = line.partition(":")[2].strip()
+    probes = mock_models.probe_answers(model, user)
+    if probes:
+        text = "\n".join(filter(None, [text, *probes]))
+    if not calls and not text and mock_models.asks_identity(user):
+        text = mock_models.identity_answer(model)
     if not calls and not text:
         for pattern, template in SCRIPT:
             match = pattern.search(user)
@@ -77,7 +109,7 @@ def plan_reply(conversation: list[Message], tools: list[dict[str, Any]]) -> Resp
                 text = "Running it now."
                 break
         else:
-            text = "I am relayguard's mock model. Ask me to install a package, run the tests or list files."
+            text = mock_models.generic_answer(model, user)
     return Response(text=text, tool_calls=calls, finish_reason="tool_calls" if calls else "stop")
 
 
@@ -99,10 +131,11 @@ def _shell_call(command: str, tools: list[dict[str, Any]]) -> ToolCall:
 
 class MockProvider:
     def __init__(self, chunk_events: bool = True, sign_key: SigningKey | None = None,
-                 provider: str = "relayguard-mock") -> None:
+                 provider: str = "relayguard-mock", faults: FaultSettings | None = None) -> None:
         self.chunk_events = chunk_events  # one write per SSE event, as real providers do
         self.sign_key = sign_key  # sign every response as a provider adopting docs/envelope.md would
         self.provider = provider
+        self.state = FaultState(name=provider, settings=faults or FaultSettings())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -110,23 +143,83 @@ class MockProvider:
             return
         if scope["type"] != "http":
             return
-        path = scope["path"] if scope["path"].startswith("/v1/") else "/v1" + scope["path"]
-        if scope["method"] == "GET" and scope["path"] == KEYSET_WELL_KNOWN and self.sign_key is not None:
+        tags = [(b"x-mock-provider", self.provider.encode("latin-1")),
+                (b"x-mock-request-sha256", hashlib.sha256(b"").hexdigest().encode())]
+
+        async def send_tagged(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *tags]}
+            await send(message)
+
+        try:
+            raw = await read_body(scope, receive, MAX_BODY)
+        except RelayguardError as exc:
+            await send_json(send_tagged, exc.status, _any_adapter(scope).error_body(exc.status, str(exc)))
+            return
+        tags[1] = (b"x-mock-request-sha256", hashlib.sha256(raw).hexdigest().encode())
+        await self._route(scope, receive, send_tagged, raw)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, raw: bytes) -> None:
+        method, path = scope["method"], scope["path"]
+        if path.startswith("/mock/"):
+            await self._control(method, path, send, raw)
+            return
+        if method == "GET" and path == KEYSET_WELL_KNOWN and self.sign_key is not None:
             await send_json(send, 200, {"keys": [self.sign_key.public().to_jwk()]})
             return
-        if scope["method"] == "GET" and path == "/v1/models":
+        path = path if path.startswith("/v1/") else "/v1" + path
+        if method == "GET" and path == "/v1/models":
             await send_json(send, 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "relayguard-mock"} for m in MODELS]})
             return
         adapter = adapter_for_path(path)
-        if adapter is None or scope["method"] != "POST":
-            await send_json(send, 404, {"error": {"message": f"mock provider has no {path}", "type": "not_found_error"}})
+        if adapter is None or method != "POST":
+            await send_json(send, 404, _any_adapter(scope).error_body(404, f"mock provider has no {method} {path}"))
+            return
+        await self._answer(adapter, scope, receive, send, raw)
+
+    async def _control(self, method: str, path: str, send: Send, raw: bytes) -> None:
+        """The test-only endpoints: counters and live fault settings."""
+        if path == "/mock/stats" and method in ("GET", "DELETE"):
+            if method == "DELETE":
+                self.state.reset_stats()
+            await send_json(send, 200, self.state.stats())
+        elif path == "/mock/faults" and method == "GET":
+            await send_json(send, 200, self.state.settings.as_json())
+        elif path == "/mock/faults" and method == "POST":
+            try:
+                self.state.configure(FaultSettings.from_json(orjson.loads(raw or b"{}")))
+            except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+                await send_json(send, 400, {"error": {"message": f"bad fault settings: {exc}",
+                                                      "type": "invalid_request_error"}})
+                return
+            await send_json(send, 200, self.state.settings.as_json())
+        else:
+            await send_json(send, 404, {"error": {"message": f"mock provider has no {method} {path}; it serves "
+                                                  "GET|DELETE /mock/stats, GET|POST /mock/faults",
+                                                  "type": "not_found_error"}})
+
+    async def _answer(self, adapter: DialectAdapter, scope: Scope, receive: Receive, send: Send,
+                      raw: bytes) -> None:
+        fault = self.state.draw(_peek_model(raw))
+        settings = self.state.settings
+        if settings.delay_ms:
+            await asyncio.sleep(settings.delay_ms / 1000)
+        if fault == "hang":
+            await until_disconnect(receive)
+            return
+        if fault == "status":
+            status = settings.failure_status
+            extra = [(b"retry-after", str(settings.retry_after).encode())] \
+                if settings.retry_after is not None and status in RETRY_AFTER_STATUSES else None
+            message = f"mock provider {self.provider}: injected failure (HTTP {status})"
+            await send_json(send, status, adapter.error_body(status, message), extra)
             return
         try:
-            raw = await read_body(scope, receive, 32 * 1024 * 1024)
             body = parse_json_body(scope, raw)
             model, stream = adapter.request_info(body)
-            reply = plan_reply(adapter.conversation(body), [t for t in body.get("tools") or [] if isinstance(t, dict)])
+            reply = plan_reply(adapter.conversation(body), [t for t in body.get("tools") or [] if isinstance(t, dict)],
+                               model)
         except (RelayguardError, ValueError, KeyError, TypeError) as exc:
             status = getattr(exc, "status", 400)
             await send_json(send, status, adapter.error_body(status, str(exc)))
@@ -147,18 +240,46 @@ class MockProvider:
                                      nonce=nonce, request_body=raw)
         if not stream:
             extra = [(ENVELOPE_HEADER.encode(), envelope.encode())] if envelope else None
+            if fault == "drop":
+                await send_cut_body(send, orjson.dumps(body_out), extra)
+                return
             await send_json(send, 200, body_out, extra)
             return
         events = adapter.build_stream(reply, response_id)
         if envelope:
             events.insert(len(events) - 1, sse_comment(envelope))  # just before the terminal event
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        if fault == "drop":
+            # The first part of the events, never the terminal one; then the connection closes.
+            quiet_cut_warnings()
+            for event in events[:max(1, (len(events) - 1) // 2)]:
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            return
         if self.chunk_events:
             for event in events:
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         else:
             await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _peek_model(raw: bytes) -> str | None:
+    """The requested model, for the counters (faults strike before validation)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _any_adapter(scope: Scope) -> DialectAdapter:
+    """The dialect to answer errors in: the path's, else Anthropic's for Anthropic clients, else OpenAI's."""
+    path = scope["path"] if scope["path"].startswith("/v1/") else "/v1" + scope["path"]
+    adapter = adapter_for_path(path)
+    if adapter is not None:
+        return adapter
+    return adapter_for("anthropic-messages" if header(scope, b"anthropic-version") else "openai-chat")
 
 
 async def _nothing() -> None:

@@ -8,7 +8,7 @@ nothing downstream depends on the HTTP library.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import aiohttp
 
@@ -91,8 +91,10 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    def __init__(self, base_url: str, connect_timeout: float = 10.0, read_timeout: float = 600.0) -> None:
+    def __init__(self, base_url: str, connect_timeout: float = 10.0, read_timeout: float = 600.0,
+                 egress_check: Callable[[str], None] | None = None) -> None:
         self.base_url = normalise_base(base_url)
+        self.egress_check = egress_check  # the gateway's allowlist: raises for a refused destination
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -115,6 +117,8 @@ class UpstreamClient:
             await self.start()
         assert self._session is not None
         url = self.base_url + path_qs
+        if self.egress_check is not None:
+            self.egress_check(url)
         try:
             resp = await self._session.request(method, url, headers=headers, data=body, allow_redirects=False)
         except asyncio.TimeoutError:
