@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q ' $(UV_VERSION)' && echo uv || echo .tools/bin/uv)
 UV_DEP := $(filter .tools/bin/uv,$(UV))
 
-.PHONY: demo test sync bench clean
+.PHONY: demo test sync bench bench-gateway clean
 
 demo: sync
 	$(UV) run --frozen --no-sync relayguard demo
@@ -16,6 +16,10 @@ test: sync
 
 bench: sync
 	$(UV) run --frozen --no-sync python bench/overhead.py
+
+# The gateway against the passthrough and LiteLLM's proxy (installs LiteLLM once into .bench-cache/).
+bench-gateway: sync
+	$(UV) run --frozen --no-sync python bench/gateway.py
 
 sync: $(UV_DEP)
 	$(UV) sync --frozen --quiet

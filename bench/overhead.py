@@ -47,13 +47,10 @@ import base64
 import json
 import os
 import platform
-import re
-import selectors
 import shutil
-import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -61,6 +58,10 @@ import orjson
 from relayguard.testing import client, procs
 
 HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE))  # after the standard library: for the helpers shared with bench/gateway.py
+from _wrk import (Result, busy_cpu_seconds, children_cpu_seconds, cpu_seconds, ensure_wrk,  # noqa: E402
+                  lua_script, median_results, run_wrk, start_passthrough, tool_commands)
+
 DIALECT = "openai-chat"
 PATH = client.PATHS[DIALECT]
 PROMPT = "please install requests"
@@ -77,155 +78,7 @@ def log(msg: str) -> None:
     print(f"[overhead] {msg}", file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------- wrk
-
-def ensure_wrk() -> str:
-    path = shutil.which("wrk")
-    if path:
-        return path
-    log("wrk is not installed; installing it with apt-get (Debian package 'wrk')")
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    cmd = sudo + ["apt-get", "install", "-y", "-q", "wrk"]
-    if subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr).returncode != 0:
-        log("apt-get install failed; running apt-get update and trying again")
-        subprocess.run(sudo + ["apt-get", "update", "-q"], stdout=sys.stderr, stderr=sys.stderr)
-        subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr, check=True)
-    path = shutil.which("wrk")
-    if not path:
-        raise SystemExit("overhead: wrk is still not on PATH after apt-get install")
-    return path
-
-
-def lua_script(body: bytes, headers: dict[str, str]) -> str:
-    text = body.decode()
-    level = "=" * 4
-    assert f"]{level}]" not in text
-    lines = ['wrk.method = "POST"', f"wrk.body = [{level}[{text}]{level}]",
-             'wrk.headers["Content-Type"] = "application/json"']
-    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Result:
-    path: str
-    connections: int
-    stream: bool
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    seconds: float
-    errors: int  # socket errors + non-2xx/3xx responses
-    cpu_us_per_req: float  # CPU time (user+sys) of the server wrk talks to, per request
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
-    if not m:
-        raise ValueError(f"cannot read wrk time {text!r}")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def parse_wrk(out: str) -> dict[str, Any]:
-    pct = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    total = re.search(r"^\s+(\d+) requests in ([\d.]+\w+),", out, re.M)
-    if not (rps and total and "50" in pct and "99" in pct):
-        raise ValueError("cannot parse wrk output:\n" + out)
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors += int(non2xx.group(1)) if non2xx else 0
-    return {"rps": float(rps.group(1)), "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]),
-            "requests": int(total.group(1)), "seconds": _ms(total.group(2)) / 1e3, "errors": errors}
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rpartition(b")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
-
-
-def run_wrk(wrk: str, url: str, script: str, threads: int, conns: int, seconds: float,
-            pid: int | None = None) -> dict[str, Any]:
-    """One wrk run; with pid, also the CPU that process spent per request."""
-    cpu0 = cpu_seconds(pid) if pid else 0.0
-    cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-           "-s", script, url]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
-    fig = parse_wrk(proc.stdout)
-    if pid:
-        fig["cpu_us_per_req"] = (cpu_seconds(pid) - cpu0) * 1e6 / max(1, fig["requests"])
-    return fig
-
-
-# --------------------------------------------------------------------------- servers
-
-def start_passthrough(upstream: str, stderr: int, timeout: float = 30.0) -> procs.Server:
-    proc = subprocess.Popen([sys.executable, str(HERE / "passthrough.py"), "--upstream", upstream, "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=stderr)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    line = b""
-    try:
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not sel.select(remaining):
-                proc.kill()
-                proc.wait()
-                raise RuntimeError(f"passthrough: no URL printed within {timeout}s")
-            byte = proc.stdout.read1(1)
-            if not byte:
-                proc.wait()
-                raise RuntimeError(f"passthrough: exited with {proc.returncode} before printing its URL")
-            line += byte
-    finally:
-        sel.close()
-    return procs.Server(line.decode().strip(), proc)
-
-
 # --------------------------------------------------------------------------- correctness
-
-def _tool_commands(reply: client.Reply, stream: bool) -> tuple[list[str], str]:
-    """(shell commands of the tool calls, assistant text) from an OpenAI Chat reply."""
-    if not stream:
-        msg = reply.json()["choices"][0]["message"]
-        calls = msg.get("tool_calls") or []
-        args = [c["function"]["arguments"] for c in calls]
-        text = msg.get("content") or ""
-    else:
-        parts: dict[int, list[str]] = {}
-        text_parts: list[str] = []
-        for ev in reply.events():
-            if ev.data.strip() == "[DONE]" or not ev.data.strip():
-                continue
-            chunk = orjson.loads(ev.data)
-            for choice in chunk.get("choices") or []:
-                delta = choice.get("delta") or {}
-                if delta.get("content"):
-                    text_parts.append(delta["content"])
-                for tc in delta.get("tool_calls") or []:
-                    parts.setdefault(tc.get("index", 0), []).append((tc.get("function") or {}).get("arguments") or "")
-        args = ["".join(parts[i]) for i in sorted(parts)]
-        text = "".join(text_parts)
-    commands = []
-    for a in args:
-        parsed = orjson.loads(a)
-        cmd = parsed.get("command")
-        commands.append(" ".join(cmd) if isinstance(cmd, list) else str(cmd))
-    return commands, text
-
 
 def check_paths(urls: dict[str, str]) -> None:
     headers = client.headers_for(DIALECT)
@@ -236,7 +89,7 @@ def check_paths(urls: dict[str, str]) -> None:
             what = f"{name} ({'streaming' if stream else 'non-streaming'})"
             if reply.status != 200:
                 raise SystemExit(f"overhead: {what} answered {reply.status}: {reply.body[:500]!r}")
-            commands, _ = _tool_commands(reply, stream)
+            commands, _ = tool_commands(reply, stream)
             if commands != [EXPECTED_COMMAND]:
                 raise SystemExit(f"overhead: {what} answered tool calls {commands}, expected [{EXPECTED_COMMAND!r}]")
             if name == "guard" and not stream and reply.headers.get("x-relayguard-verdict") != "allow":
@@ -249,7 +102,7 @@ def check_paths(urls: dict[str, str]) -> None:
     for stream in (False, True):
         reply = client.post_json(urls["guard"], PATH, client.agent_request(DIALECT, evil, stream=stream),
                                  headers, timeout=10)
-        commands, text = _tool_commands(reply, stream) if reply.status == 200 else ([], "")
+        commands, text = tool_commands(reply, stream) if reply.status == 200 else ([], "")
         if reply.status != 200 or commands or not text.lstrip().startswith("relayguard blocked"):
             raise SystemExit(f"overhead: the guard's policy gate did not block {EVIL_COMMAND!r} "
                              f"({'streaming' if stream else 'non-streaming'}): {reply.status} {reply.body[:300]!r}")
@@ -260,21 +113,6 @@ def check_paths(urls: dict[str, str]) -> None:
 
 def label(conns: int, stream: bool) -> str:
     return f"c{conns} {'stream' if stream else 'json'}"
-
-
-def median_results(rounds: list[list[Result]]) -> list[Result]:
-    """Per path and config, the median of each figure over the rounds."""
-    import statistics
-
-    out = []
-    for group in zip(*rounds):
-        first = group[0]
-        med = {f: statistics.median(getattr(r, f) for r in group)
-               for f in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
-        out.append(Result(path=first.path, connections=first.connections, stream=first.stream,
-                          requests=sum(r.requests for r in group), seconds=sum(r.seconds for r in group),
-                          errors=sum(r.errors for r in group), **med))
-    return out
 
 
 def summarise(results: list[Result]) -> dict[str, Any]:
@@ -333,20 +171,6 @@ def render(results: list[Result], summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def busy_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
-    with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK  # minus idle and iowait
-
-
-def children_cpu_seconds() -> float:
-    import resource
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once reaped
-    return ru.ru_utime + ru.ru_stime
-
-
 # --------------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or args.duration < 1:
         parser.error("--rounds and --duration must be at least 1")
 
-    wrk = ensure_wrk()
+    wrk = ensure_wrk(log, "overhead")
     tmp = Path(tempfile.mkdtemp(prefix="relayguard-bench-"))
     logs = {name: open(tmp / f"{name}.log", "wb") for name in ("mock", "guard", "passthrough")}
     servers: list[procs.Server] = []

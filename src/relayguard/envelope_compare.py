@@ -50,7 +50,8 @@ def _is_simple(value: Any) -> bool:
         kind = type(item)
         if kind is dict:
             for name in item:
-                if name and max(name) >= "\ue000":
+                # isascii() is a flag check in C: most keys skip the max() scan.
+                if name and not name.isascii() and max(name) >= "\ue000":
                     return False
             stack.extend(item.values())
         elif kind is list:

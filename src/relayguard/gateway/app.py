@@ -210,8 +210,7 @@ class GatewayApp:
         finally:
             actual_cost = self._account(key, model, answer, usage, raw, exchange.response)
             self.limiter.settle(admission, usage.input_tokens + usage.output_tokens, actual_cost)
-            self.metrics.requests.labels(model, str(status)).inc()
-            self.metrics.latency.labels(model).observe(time.perf_counter() - started)
+            self.metrics.observe_request(model, status, time.perf_counter() - started)
             if answer is not None and status == 200:
                 self._record(exchange)
             if self.request_log:
@@ -296,10 +295,7 @@ class GatewayApp:
             usage.output_tokens = max(1, (len(response.text) + sum(len(c.raw_arguments) for c in response.tool_calls)) // 4)
         cost = self.prices.cost(answer.target.model, usage.input_tokens, usage.output_tokens) or 0.0
         self.keys.record(key.id, model, usage.input_tokens, usage.output_tokens, cost)
-        self.metrics.tokens.labels(model, "input").inc(usage.input_tokens)
-        self.metrics.tokens.labels(model, "output").inc(usage.output_tokens)
-        if cost:
-            self.metrics.cost.labels(model).inc(cost)
+        self.metrics.observe_usage(model, usage.input_tokens, usage.output_tokens, cost)
         return cost
 
     def _record(self, exchange: Exchange) -> None:

@@ -36,10 +36,16 @@ class EgressPolicy:
     def __init__(self, allows: Callable[[str, int], bool], on_refused: Callable[[str], None] | None = None) -> None:
         self._allows = allows
         self._on_refused = on_refused
+        self._allowed_bases: set[str] = set()  # scheme://host:port prefixes already allowed
 
     def check(self, url: str) -> None:
+        base = url[:url.find("/", url.find("//") + 2)] if url.count("/") > 2 else url
+        if base in self._allowed_bases:  # the per-request fast path: a base already judged
+            return
         host, port = _host_port(url)
         if host and self._allows(host, port):
+            if len(self._allowed_bases) < 64:
+                self._allowed_bases.add(base)
             return
         if self._on_refused is not None:
             self._on_refused(f"{host}:{port}")

@@ -71,7 +71,9 @@ class Router:
             self.health[probes[0]].probing = True
             plan.append(probes[0])
         weighted = [t for t in healthy if t.weight > 0]
-        if weighted:
+        if len(weighted) == 1:
+            plan.append(weighted[0])
+        elif weighted:
             plan.append(self._rng.choices(weighted, weights=[t.weight for t in weighted])[0])
         plan += [t for t in healthy if t not in plan]
         plan += probes[1:]
