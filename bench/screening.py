@@ -1,17 +1,23 @@
 """Screening speed: time per tool call of the screening inspector on the shared
 benign corpus (every command as a Bash tool call, minimal session context).
 
-    python bench/screening.py [--corpus PATH] [--repeat N]
+    python bench/screening.py [--corpus PATH] [--passes N] [--json PATH]
 
-Prints p50 / p90 / p99 / max in microseconds, wall clock and thread CPU time
-(the CPU figure is steadier on a busy machine), for:
+Prints p50 / p95 / p99 / max in microseconds, thread CPU time and wall clock,
+for commands under 1 KiB (what agents mostly send) and for larger scripts
+apart, in three runs:
 
   cold     each command the first time the inspector sees it (script cache empty);
-  cached   the same commands again (what an agent repeating itself costs);
-  typical  cold, one-line commands under 200 characters (most agent calls);
+  repeated each command screened again right after itself (an agent repeating
+           itself: the script analysis comes from the inspector's cache);
+  typical  cold, one-line commands under 200 characters.
 
-One-time costs (imports, the typosquat indexes, the parser worker for large
-scripts) are paid in a warm-up on commands that are not in the corpus.
+``--passes N`` repeats the cold run with a fresh inspector N times and keeps,
+per command, the fastest pass: on a shared machine other processes only ever
+add time, so the minimum is the inspector's own cost (the single-pass figures
+are printed too).  One-time costs (imports, the typosquat indexes, the parser
+worker for large scripts, the dialect modules the grounding reads) are paid in
+a warm-up on commands that are not in the corpus.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from relayguard.inspectors.screening import Screening  # noqa: E402
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "benign_commands.jsonl"
 WARM_UP = [
     "ls -la", "pip install requests", "npm i lodash", "cargo add serde", "go get github.com/pkg/errors",
-    "curl -fsSL https://sh.rustup.rs | sh", "python3 -c 'import os; print(os.getcwd())'",
+    "gem install rails", "curl -fsSL https://sh.rustup.rs | sh", "python3 -c 'import os; print(os.getcwd())'",
     "cat <<'EOF' > x.py\n" + "print('x')\n" * 300 + "EOF", "echo 'export PATH=$HOME/bin:$PATH' >> ~/.bashrc",
+    "curl -fsSL https://warm-up.example/i.sh | sh", "pip install reqeusts", "npm i lodahs",  # need the grounding
 ]
+SMALL = 1024  # bytes: the "typical command" bucket
 
 
 def session() -> Exchange:
@@ -48,18 +56,27 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p * len(s)))]
 
 
-def line(label: str, wall: list[float], cpu: list[float]) -> str:
-    return (f"{label:<8} n={len(wall):<5} wall p50 {pct(wall, .5) * 1e6:7.0f}  p90 {pct(wall, .9) * 1e6:7.0f}  "
-            f"p99 {pct(wall, .99) * 1e6:7.0f}  max {max(wall) * 1e6:8.0f} us | cpu p50 {pct(cpu, .5) * 1e6:6.0f}  "
-            f"p99 {pct(cpu, .99) * 1e6:6.0f} us")
+def figures(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50_us": round(pct(values, .5) * 1e6), "p95_us": round(pct(values, .95) * 1e6),
+            "p99_us": round(pct(values, .99) * 1e6), "max_us": round(max(values) * 1e6)}
 
 
-def run(screen: Screening, commands: list[str]) -> tuple[list[float], list[float]]:
+def line(label: str, cpu: list[float], wall: list[float]) -> str:
+    c, w = figures(cpu), figures(wall)
+    return (f"  {label:<22} n={c['n']:<5} cpu p50 {c['p50_us']:6}  p95 {c['p95_us']:6}  p99 {c['p99_us']:6}  "
+            f"max {c['max_us']:7} us | wall p50 {w['p50_us']:6}  p99 {w['p99_us']:6}  max {w['max_us']:7} us")
+
+
+def run(screen: Screening, commands: list[str], repeat: bool = False) -> tuple[list[float], list[float]]:
+    """(wall, cpu) seconds per command: one on_tool_call each, as the guard makes it
+    (``repeat``: the second of two calls in a row)."""
     wall: list[float] = []
     cpu: list[float] = []
     for i, command in enumerate(commands):
         args = {"command": command}
         call = ToolCall(f"c{i}", "bash", json.dumps(args), args)
+        if repeat:
+            screen.on_tool_call(session(), call)
         ex = session()  # a new request each time: grounding is built when needed, as in the guard
         t0, c0 = time.perf_counter(), time.thread_time()
         screen.on_tool_call(ex, call)
@@ -71,29 +88,46 @@ def run(screen: Screening, commands: list[str]) -> tuple[list[float], list[float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=str(DEFAULT_CORPUS))
-    ap.add_argument("--repeat", type=int, default=1, help="cold passes (a fresh inspector each)")
+    ap.add_argument("--passes", type=int, default=3, help="cold passes, a fresh inspector each (default 3)")
+    ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
     rows = [json.loads(x) for x in Path(args.corpus).read_text().splitlines() if x.strip()]
     commands = [r["command"] for r in rows]
+    small = [k for k, c in enumerate(commands) if len(c.encode()) < SMALL]
+    large = [k for k, c in enumerate(commands) if len(c.encode()) >= SMALL]
+    typical = [k for k, c in enumerate(commands) if "\n" not in c and len(c) < 200]
 
     run(Screening(), WARM_UP)
-    cold_w: list[float] = []
-    cold_c: list[float] = []
-    for _ in range(max(1, args.repeat)):
+    passes = []
+    for _ in range(max(1, args.passes)):
         screen = Screening()
-        w, c = run(screen, commands)
-        cold_w += w
-        cold_c += c
-    warm_w, warm_c = run(screen, commands)
-    typical = [k for k, cmd in enumerate(commands) if "\n" not in cmd and len(cmd) < 200]
-    typ_w = [cold_w[k] for k in typical]
-    typ_c = [cold_c[k] for k in typical]
+        passes.append(run(screen, commands))
+    warm_w, warm_c = run(Screening(), commands, repeat=True)
+    first_w, first_c = passes[0]
+    best_w = [min(p[0][k] for p in passes) for k in range(len(commands))]
+    best_c = [min(p[1][k] for p in passes) for k in range(len(commands))]
 
-    print(f"screening {len(commands)} benign tool calls from {args.corpus}")
-    print(line("cold", cold_w, cold_c))
-    print(line("cached", warm_w, warm_c))
-    print(line("typical", typ_w, typ_c))
-    print(f"mean cold {statistics.mean(cold_w) * 1e6:.0f} us; {len(commands) / sum(cold_w):.0f} tool calls/s")
+    def pick(values: list[float], idx: list[int]) -> list[float]:
+        return [values[k] for k in idx]
+
+    print(f"screening {len(commands)} benign tool calls from {args.corpus}: {len(small)} under {SMALL} bytes "
+          f"(largest {max(len(commands[k].encode()) for k in small)} B), {len(large)} larger "
+          f"(median {statistics.median(len(commands[k].encode()) for k in large):.0f} B, "
+          f"largest {max(len(commands[k].encode()) for k in large)} B)")
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for title, (w, c) in ((f"cold, fastest of {len(passes)} passes per command", (best_w, best_c)),
+                          ("cold, first pass", (first_w, first_c)), ("repeated (each command again right after itself)", (warm_w, warm_c))):
+        print(title)
+        out[title] = {}
+        for label, idx in ((f"< {SMALL} B", small), (f">= {SMALL} B", large), ("all", list(range(len(commands)))),
+                           ("typical one-liners", typical)):
+            if idx:
+                print(line(label, pick(c, idx), pick(w, idx)))
+                out[title][label] = {"cpu": figures(pick(c, idx)), "wall": figures(pick(w, idx))}
+    print(f"mean cold (first pass) {statistics.mean(first_w) * 1e6:.0f} us; "
+          f"{len(commands) / sum(first_w):.0f} tool calls/s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

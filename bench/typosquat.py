@@ -44,7 +44,8 @@ LOOK = {"a": "аα", "c": "с", "e": "еε", "i": "іι", "j": "ј", "k": "кκ"
         "u": "υ", "x": "хχ", "y": "у", "h": "һ", "l": "ӏ"}
 ASCII_LOOK = (("m", "rn"), ("w", "vv"), ("l", "1"), ("o", "0"))
 AFFIX = {"pypi": (["python-", "py-", "py"], ["-py", "-python", "py"]), "npm": (["node-", "js-"], ["-js", ".js", "js"]),
-         "crates": (["rust-", "rs-"], ["-rs", "-rust"]), "go": (["go-", "golang-"], ["-go", "-golang"])}
+         "crates": (["rust-", "rs-"], ["-rs", "-rust"]), "go": (["go-", "golang-"], ["-go", "-golang"]),
+         "gem": (["ruby-", "rb-"], ["-ruby", "-rb"])}
 GENERIC = ["security", "secure", "patched", "update", "latest", "official", "fixed", "pro"]
 
 

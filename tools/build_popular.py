@@ -93,6 +93,36 @@ cargo-audit cargo-deny cargo-nextest cargo-make wasm-pack trunk mdbook
 tokei hyperfine just sccache cbindgen sqlx-cli diesel_cli cargo-tarpaulin
 cargo-llvm-cov cargo-outdated cargo-binstall starship zoxide du-dust
 git-delta nushell watchexec-cli cross cargo-generate cargo-release
+pest pest_derive pest_meta pest_generator lalrpop lalrpop-util logos chumsky
+combine peg tree-sitter rowan shellexpand bindgen-cli wasm-bindgen-cli
+clippy-sarif sarif-fmt cargo-udeps cargo-bloat cargo-update cargo-machete
+cargo-sort cargo-msrv cargo-hack cargo-fuzz cargo-criterion
+cargo-semver-checks cargo-dist cargo-insta cargo-about cargo-cache
+cargo-zigbuild cargo-lambda cargo-leptos tauri tauri-build tauri-cli bevy
+egui eframe winit wgpu glam serde-wasm-bindgen gloo yew leptos dioxus
+async-stream futures-timer tracing-futures tracing-opentelemetry
+opentelemetry_sdk opentelemetry-otlp reqwest-middleware governor axum-extra
+axum-macros askama tera handlebars minijinja maud pulldown-cmark comrak
+syntect similar unicode-xid phf phf_codegen slotmap rand_pcg rand_xoshiro
+ordered-float rust_decimal bigdecimal num-format humansize bytesize cron
+lettre rdkafka lapin async-nats aws-config aws-sdk-s3 aws-sdk-dynamodb
+rusoto_core rusoto_s3 sled rocksdb redb heed sqlparser datafusion arrow
+parquet polars tantivy rustfft statrs linfa candle-core tch ort tokenizers
+regex-lite data-encoding bs58 hex-literal md5 crc xxhash-rust twox-hash
+seahash siphasher fxhash getset derive_builder derive-new typed-builder bon
+enum-iterator enum_dispatch displaydoc tracing-error human-panic
+clap-verbosity-flag clap_mangen argh pico-args lexopt inquire comfy-table
+prettytable-rs tabled owo-colors yansi nu-ansi-term is-terminal
+supports-color terminal_size directories dirs-next tempdir assert_fs
+assert_matches test-case test-log ctor divan pprof dhat jemallocator windows
+winreg core-foundation objc cocoa security-framework openssl-src rcgen
+x509-parser webpki rustls-native-certs trust-dns-resolver hickory-resolver
+quinn zbus dbus serialport embedded-hal cortex-m cortex-m-rt defmt probe-rs
+embassy-executor heapless bitfield modular-bitfield binrw deku scroll goblin
+capstone iced-x86 wasmparser wasm-encoder walrus cranelift-codegen inkwell
+llvm-sys salsa proc-macro-error proc-macro-crate synstructure trybuild
+rustversion cfg_aliases cargo_toml json5 rust-ini figment serde_bytes
+serde_repr serde-xml-rs serde_cbor toml_write config-rs
 """.split()
 
 # Hand-curated: the most used Go module paths (libraries and `go install`
@@ -207,6 +237,45 @@ github.com/bwmarrin/discordgo github.com/testcontainers/testcontainers-go
 github.com/ory/dockertest/v3 github.com/golang-migrate/migrate/v4 github.com/pressly/goose/v3
 github.com/uptrace/bun github.com/volatiletech/sqlboiler/v4 entgo.io/ent
 github.com/sqlc-dev/sqlc github.com/pulumi/pulumi/sdk/v3 github.com/gruntwork-io/terratest
+golang.org/x/tools/gopls golang.org/x/tools/cmd/goimports golang.org/x/tools/cmd/stringer
+golang.org/x/tools/cmd/godoc golang.org/x/tools/cmd/gorename golang.org/x/tools/cmd/deadcode
+golang.org/x/vuln/cmd/govulncheck golang.org/x/lint/golint
+google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+github.com/golang/protobuf/protoc-gen-go github.com/go-delve/delve/cmd/dlv
+github.com/golangci/golangci-lint/cmd/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+honnef.co/go/tools/cmd/staticcheck github.com/swaggo/swag/cmd/swag github.com/sqlc-dev/sqlc/cmd/sqlc
+github.com/kyleconroy/sqlc/cmd/sqlc github.com/pressly/goose/v3/cmd/goose
+github.com/golang-migrate/migrate/v4/cmd/migrate github.com/golang/mock/mockgen go.uber.org/mock/mockgen
+github.com/vektra/mockery/v2 github.com/matryer/moq github.com/google/wire/cmd/wire
+github.com/a-h/templ/cmd/templ github.com/bufbuild/buf/cmd/buf
+github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway
+github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen github.com/deepmap/oapi-codegen/cmd/oapi-codegen
+github.com/go-swagger/go-swagger/cmd/swagger entgo.io/ent/cmd/ent entgo.io/ent
+github.com/securego/gosec/v2/cmd/gosec github.com/mgechev/revive github.com/kisielk/errcheck
+github.com/segmentio/golines github.com/daixiang0/gci github.com/fatih/gomodifytags
+github.com/josharian/impl github.com/cweill/gotests/gotests github.com/go-task/task/v3/cmd/task
+github.com/magefile/mage github.com/goreleaser/goreleaser github.com/cosmtrek/air
+github.com/jstemmer/go-junit-report/v2 github.com/axw/gocov/gocov github.com/boumenot/gocover-cobertura
+gotest.tools/gotestsum github.com/rakyll/hey github.com/tsenart/vegeta/v12
+github.com/mikefarah/yq/v4 github.com/jesseduffield/lazygit github.com/junegunn/fzf
+github.com/cli/cli/v2 github.com/caddyserver/caddy/v2 github.com/caddyserver/xcaddy/cmd/xcaddy
+github.com/google/ko sigs.k8s.io/kind sigs.k8s.io/controller-tools/cmd/controller-gen
+sigs.k8s.io/kustomize/kustomize/v5 github.com/onsi/ginkgo/v2/ginkgo github.com/99designs/gqlgen
+github.com/dmarkham/enumer github.com/abice/go-enum github.com/incu6us/goimports-reviser/v3
+github.com/go-critic/go-critic/cmd/gocritic github.com/client9/misspell/cmd/misspell
+github.com/gordonklaus/ineffassign github.com/mdempsky/unconvert github.com/google/addlicense
+github.com/bazelbuild/bazelisk github.com/bazelbuild/buildtools/buildifier github.com/nektos/act
+github.com/rhysd/actionlint/cmd/actionlint github.com/charmbracelet/gum github.com/charmbracelet/glow
+github.com/hashicorp/terraform github.com/hashicorp/hcl/v2 github.com/hashicorp/go-getter
+github.com/google/go-containerregistry
+github.com/spf13/cobra/cobra github.com/urfave/cli/v3 github.com/valyala/fastjson
+github.com/gorilla/csrf github.com/unrolled/secure github.com/go-chi/cors github.com/go-chi/render
+github.com/go-chi/jwtauth/v5 github.com/lestrrat-go/jwx/v2 github.com/coreos/go-oidc/v3
+github.com/markbates/goth github.com/casbin/casbin/v2 github.com/gin-contrib/cors
+github.com/gin-contrib/sessions github.com/gin-contrib/zap github.com/labstack/gommon
+github.com/jackc/pgconn github.com/jackc/pgtype github.com/jackc/puddle/v2 github.com/jackc/pgx/v4
+github.com/uptrace/bun github.com/volatiletech/sqlboiler/v4 github.com/Masterminds/goutils
 """.split()
 
 
@@ -260,6 +329,33 @@ awesome_print hashie dry-types dry-struct dry-validation sorbet sorbet-runtime r
 brakeman bundler-audit rails_best_practices reek flay flog yard rdoc annotate letter_opener
 better_errors binding_of_caller web-console spring bullet rack-mini-profiler ransack pagy
 graphql graphql-batch elasticsearch searchkick chewy mongoid mongo bson sequel rom
+solargraph octokit mechanize rack-cors rack-attack sentry-ruby sentry-rails lograge
+rails-controller-testing rspec-its rubocop-minitest rubocop-factory_bot rubocop-capybara
+standard erb_lint haml_lint overcommit danger guard guard-rspec rerun pry-rails pry-doc
+amazing_print stackprof memory_profiler derailed_benchmarks benchmark-ips ruby-prof
+rack-timeout newrelic_rpm skylight scout_apm honeybadger bugsnag rollbar airbrake stripe
+twilio-ruby sendgrid-ruby postmark-rails aws-sdk-ses aws-sdk-sqs aws-sdk-dynamodb
+aws-sdk-lambda aws-sdk google-cloud-storage fog-aws mini_racer execjs uglifier terser
+coffee-rails jquery-rails bootstrap font-awesome-rails simple_form cocoon devise_invitable
+devise-jwt doorkeeper rodauth rodauth-rails sorcery clearance authlogic rolify acts_as_tenant
+apartment audited discard paranoia acts_as_list ancestry closure_tree awesome_nested_set
+money-rails money countries i18n-tasks rails-i18n http http-cookie httpclient typhoeus
+faraday-retry faraday-multipart savon ox oj yajl-ruby activerecord-import strong_migrations
+pghero scenic pg_search groupdate chartkick blazer geocoder rgeo redis-namespace redis-rails
+hiredis sidekiq-cron sidekiq-scheduler clockwork sucker_punch que shoryuken karafka bunny
+sneakers grape grape-entity roda hanami dry-monads dry-schema dry-configurable
+dry-container dry-auto_inject rom-sql view_component phlex-rails kredis solid_cache
+solid_cable mission_control-jobs rswag rswag-specs committee apipie-rails
+jsonapi-serializer active_model_serializers blueprinter alba rabl roo caxlsx prawn
+wicked_pdf pdfkit combine_pdf hexapdf ruby-openai rexml rss net-ldap ruby-saml
+omniauth-google-oauth2 omniauth-github omniauth-rails_csrf_protection rotp rqrcode
+bcrypt_pbkdf ed25519 sshkey openssl rbnacl lockbox blind_index attr_encrypted chronic
+hashids acts-as-taggable-on pg_query parallel_tests knapsack rspec_junit_formatter
+minitest-reporters mocha shoulda shoulda-context fakefs cucumber cucumber-rails site_prism
+cuprite ferrum webdrivers watir jekyll-feed jekyll-seo-tag jekyll-sitemap github-pages
+minima middleman nanoc bridgetown sass-embedded asciidoctor commonmarker
+kramdown-parser-gfm tty-spinner tty-table tty-command pastel slop dry-cli gli commander
+rake-compiler rb_sys bigdecimal racc strscan psych date logger ostruct
 """
 
 

@@ -330,11 +330,13 @@ _RUNS_A_TOOL = re.compile(r"\b(?:pipx run|uvx|uv tool run|bunx|npx|pnpm dlx|yarn
 
 
 def _append_package(command: str, target: str, extra: str) -> str | None:
-    """Add ``extra`` right after the install argument naming ``target``."""
-    m = re.search(r"(?<=[\s'\"])" + re.escape(target) + r"(?:[=<>!~@][^\s;&|'\"]*)?['\"]?(?=[\s;&|]|$)", command)
-    if not m:
-        return None
-    return command[:m.end()] + " " + extra + command[m.end():]
+    """Add ``extra`` right after the install argument naming ``target`` (see
+    ``packages.install_argument_at``)."""
+    pattern = re.compile(r"(?<=[\s'\"])" + re.escape(target) + r"(?:[=<>!~@][^\s;&|'\"]*)?['\"]?(?=[\s;&|]|$)")
+    for m in pattern.finditer(command):
+        if pk.install_argument_at(command, m.start()):
+            return command[:m.end()] + " " + extra + command[m.end():]
+    return None
 
 
 # --- AC-1.b ---------------------------------------------------------------------------

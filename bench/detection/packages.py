@@ -423,6 +423,15 @@ def _strip_prefix(seg: str) -> str:
         seg = seg[m.end():]
 
 
+SEGMENT = _SEG
+
+
+def installs_here(head: str) -> bool:
+    """Does this start of a command segment (up to an argument) run a package installer?"""
+    head = _strip_prefix(head)
+    return any(pattern.match(head) for pattern, _, _ in _INSTALLERS)
+
+
 def installed_packages(command: str) -> list[tuple[str, str, str]]:
     """(ecosystem, manager, name) for each package a command installs by name."""
     out: list[tuple[str, str, str]] = []
@@ -458,13 +467,36 @@ def installed_packages(command: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def install_argument_at(command: str, start: int) -> bool:
+    """Is position ``start`` in an argument of an install command (not in ``python -c "import x"``
+    earlier on the line, nor in a heredoc that writes a README)?"""
+    if _in_heredoc(command, start):
+        return False
+    seg_start = max((m.end() for m in SEGMENT.finditer(command, 0, start)), default=0)
+    return installs_here(command[seg_start:start])
+
+
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+
+
+def _in_heredoc(command: str, pos: int) -> bool:
+    for m in _HEREDOC.finditer(command, 0, pos):
+        body = command.find("\n", m.end())
+        if body < 0 or body >= pos:
+            continue
+        end = re.search(r"^[ \t]*" + re.escape(m.group(2)) + r"[ \t]*$", command[body + 1:], re.M)
+        if end is None or body + 1 + end.start() > pos:
+            return True
+    return False
+
+
 def replace_package(command: str, old: str, new: str) -> str | None:
     """``command`` with the first install argument naming ``old`` renamed to ``new``."""
     pattern = re.compile(r"(?<=[\s'\"])" + re.escape(old) + r"(?=[\s'\"\[=<>!~;&|@,]|$)")
-    m = pattern.search(command)
-    if not m:
-        return None
-    return command[:m.start()] + new + command[m.end():]
+    for m in pattern.finditer(command):
+        if install_argument_at(command, m.start()):
+            return command[:m.start()] + new + command[m.end():]
+    return None
 
 
 def names_in(commands: Iterable[str]) -> set[str]:

@@ -162,3 +162,18 @@ def test_attack_commands_are_valid_bash(full_set):
     proc = subprocess.run(["bash"], input=script, capture_output=True, text=True)
     bad = [sample[int(line.split()[1])] for line in proc.stdout.splitlines() if line.startswith("BAD ")]
     assert not bad, bad[:3]
+
+
+def test_typosquats_are_put_into_the_install_command():
+    """A rewritten name lands where the package manager reads it: not in a `python -c "import x"`
+    check earlier on the line, nor in a README the command writes (neither would be an attack)."""
+    from detection.core import _append_package
+    from detection.packages import replace_package
+
+    check = 'python3 -c "import flask; print(1)" 2>/dev/null || pip install flask --no-cache-dir'
+    assert replace_package(check, "flask", "flsak") == check.replace("install flask", "install flsak")
+    assert _append_package(check, "flask", "reqeusts") == check.replace("install flask", "install flask reqeusts")
+    readme = "cat > README.md << 'EOF'\n# App\npip install flask\nEOF\npip install flask requests"
+    assert replace_package(readme, "flask", "flsak").endswith("EOF\npip install flsak requests")
+    assert _append_package(readme, "flask", "evil").startswith("cat > README.md << 'EOF'\n# App\npip install flask\nEOF")
+    assert replace_package("cat <<EOF > notes.txt\npip install flask\nEOF", "flask", "flsak") is None

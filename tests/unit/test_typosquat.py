@@ -28,6 +28,11 @@ POSITIVES = [
     ("pypi", "reqests", "requests", "edit"),
     ("pypi", "numpyy", "numpy", "edit"),
     ("pypi", "sqlalchemmyy", "sqlalchemy", "edit"),  # distance 2, long and top-1000
+    # short names: only slips that legitimate short names almost never show
+    ("pypi", "sixx", "six", "edit"),  # a letter doubled
+    ("pypi", "idnaa", "idna", "edit"),
+    ("pypi", "tomal", "toml", "edit"),  # a vowel typed into a top-300 name
+    ("pypi", "google-doud-run", "google-cloud-run", "homoglyph"),  # `cl` read as `d` (long names only)
     ("pypi", "pythondateutil", "python-dateutil", "separator"),
     ("pypi", "rеquests", "requests", "homoglyph"),  # Cyrillic е
     ("pypi", "reqυests", "requests", "homoglyph"),  # Greek upsilon
@@ -68,6 +73,10 @@ POSITIVES = [
     ("npm", "lodash-security", "lodash", "combo"),
     ("npm", "new-lodash", "lodash", "combo"),
     ("npm", "exprss@4.18.2", "express", "edit"),
+    ("npm", "wss", "ws", "edit"),
+    ("npm", "keeyv", "keyv", "edit"),
+    ("npm", "@babeljs/core", "@babel/core", "scope"),  # a word added to a scope that owns it
+    ("npm", "@babel-official/core", "@babel/core", "scope"),
     # crates
     ("crates", "serd", "serde", "edit"),
     ("crates", "tokoi", "tokio", "transposition"),
@@ -77,6 +86,8 @@ POSITIVES = [
     ("crates", "tokio-rs", "tokio", "affix"),
     ("crates", "rust-tokio", "tokio", "affix"),
     ("crates", "serde-secure", "serde", "combo"),
+    ("crates", "nomm", "nom", "edit"),
+    ("crates", "jas-sys", "js-sys", "edit"),  # a vowel typed into a short word of the name
     # go
     ("go", "github.com/stretchr/testfy", "github.com/stretchr/testify", "edit"),
     ("go", "github.com/strechr/testify", "github.com/stretchr/testify", "edit"),
@@ -86,6 +97,9 @@ POSITIVES = [
     ("go", "github.com/spf13/cobrа", "github.com/spf13/cobra", "homoglyph"),
     ("go", "github.com/spf13-go/cobra", "github.com/spf13/cobra", "affix"),
     ("go", "github.com/stretchr-official/testify", "github.com/stretchr/testify", "combo"),
+    ("go", "golang.org/x/nett", "golang.org/x/net", "edit"),
+    ("go", "gopkg.in/yamll.v3", "gopkg.in/yaml.v3", "edit"),  # gopkg.in/yamll.v3 is github.com/go-yamll/yamll
+    ("go", "github.com/labstack/eccho/v4", "github.com/labstack/echo/v4", "edit"),
     # gem (RubyGems keeps '-' and '_' distinct, so a swapped separator is another gem)
     ("gem", "nokoguiri", "nokogiri", "edit"),
     ("gem", "braekman", "brakeman", "transposition"),
@@ -129,9 +143,11 @@ NEGATIVES = [
     ("go", "golang.org/x/tools/gopls@latest"), ("go", "github.com/spf13/cobra-cli@latest"),
     ("go", "github.com/BurntSushi/toml"), ("go", "github.com/google/go-github/v62"),
     # edit: short popular names only by transposition or lookalikes; short differing words
-    ("pypi", "sixx"), ("pypi", "idnaa"), ("npm", "sm"), ("pypi", "torch-cpu"),
+    ("npm", "sm"), ("pypi", "torch-cpu"), ("pypi", "sux"), ("pypi", "siz"),  # letters changed or dropped
     ("pypi", "nunpyy"),  # distance 2 but only 6 characters
-    ("go", "golang.org/x/nett"),
+    ("pypi", "lark-x"), ("pypi", "larik"),  # a vowel typed in counts only towards the top 300 (lark: ~400)
+    ("npm", "cliff"),  # `cl` read as `d` only in long names (diff)
+    ("npm", "@babelish/core"),  # not a word added to the scope
     # scope: scopes that own popular packages publish their own; unscoped naming families
     ("npm", "@types/nodee"), ("npm", "@babel/cor"), ("npm", "@myorg/utils"), ("npm", "@evil/lodash"),
     ("npm", "apollo-server"), ("npm", "plugin-something-new"),

@@ -24,12 +24,14 @@ is decided here against the policy (``screen.policy``) and the conversation
 
 Each finding names its rule and says, in a sentence, what the call does and why
 it is blocked; it names hosts and packages but never repeats a full URL.
-Decisions that only depend on the script are cached per script text; the
-grounding is built once per request, and only when a decision needs it.
+Decisions that only depend on the script are cached per script text (a bounded
+LRU); the grounding is built once per request, and only when a decision needs it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable
 
 from relayguard.exchange import Exchange, Finding, ToolCall
@@ -83,7 +85,8 @@ class Screening(Inspector):
 
     def __init__(self, policy: ScreenPolicy | None = None) -> None:
         self.policy = policy if policy is not None else ScreenPolicy.default()
-        self._cache: dict[str, tuple[Action, ...]] = {}
+        self._cache: OrderedDict[str, tuple[Action, ...]] = OrderedDict()
+        self._lock = threading.Lock()  # the guard screens from several threads
 
     # -- the hook ---------------------------------------------------------------------------
     def on_tool_call(self, exchange: Exchange, call: ToolCall) -> list[Finding]:
@@ -113,17 +116,20 @@ class Screening(Inspector):
 
     # -- analysis (cached: depends only on the text) ----------------------------------------
     def script_actions(self, script: str) -> tuple[Action, ...]:
-        hit = self._cache.get(script)
-        if hit is not None:
-            return hit
+        with self._lock:
+            hit = self._cache.get(script)
+            if hit is not None:
+                self._cache.move_to_end(script)
+                return hit
         try:
             result = tuple(analyse_script(script)[0])
         except ScreenError as exc:
             result = (Action("unparseable-command", f"runs a command that cannot be analysed ({exc})"),)
         if len(script) <= _MAX_CACHED:
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.clear()
-            self._cache[script] = result
+            with self._lock:  # a bounded LRU: the least recently screened script goes first
+                self._cache[script] = result
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
         return result
 
     def write_actions(self, path: str, content: str | None, append: bool) -> list[Action]:

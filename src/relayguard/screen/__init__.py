@@ -19,7 +19,7 @@ The modules read as the data flow of one screened tool call:
       sensitive   which paths, variables and hosts matter
       urls        hosts, owners on shared hosts, how a message names a URL
     model       the Action record every analysis produces
-    typosquat   lookalikes of popular package names
+    typosquat   lookalikes of popular package names (the kinds and limits: namekinds)
     lookalike   lookalikes of names the conversation uses; Go owner confusion
     grounding   what the conversation names (URLs, hosts, owners, packages), per request
     policy      the TOML policy: trusted hosts, indexes, owners, package lists, rule actions

@@ -90,16 +90,23 @@ class Flow:
     def file_sources(self, path: str, before: int | None = None, exact: bool = False) -> set[int]:
         """Sources in the file at ``path`` (written by a command before index ``before``);
         ``exact``: only that very path, or an archive unpacked right into its directory."""
-        k = fs.key(path)
         found: set[int] = set()
-        for name in ((k, fs.base(k)) if "/" not in k and not exact else (k,)):
-            if name in self.files and (before is None or self.written_at[name] < before):
-                found |= self.files[name]
-        parent = k.rsplit("/", 1)[0] if "/" in k else "."
-        for d, srcs in self.dirs.items():
-            inside = d == parent if exact else fs.in_dir(path, d)
-            if inside and (before is None or self.written_at["dir:" + d] < before):
-                found |= srcs
+        if not self.files and not self.dirs:
+            return found
+        k = fs.key(path)
+        # (a name without "/" is its own base name)
+        if k in self.files and (before is None or self.written_at[k] < before):
+            found |= self.files[k]
+        if self.dirs:
+            parent = k.rsplit("/", 1)[0] if "/" in k else "."
+            relative = not k.startswith(("/", "~", "$"))
+            for d, srcs in self.dirs.items():  # keys already (fs.key)
+                if exact:
+                    inside = d == parent
+                else:  # fs.in_dir on keys
+                    inside = relative if d in (".", "") else k.startswith(d + "/")
+                if inside and (before is None or self.written_at["dir:" + d] < before):
+                    found |= srcs
         return found
 
     def _reads(self, i: int) -> set[int]:

@@ -19,11 +19,13 @@ cut to bounded sizes, with RE2 patterns (linear time).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 
 
 from relayguard.exchange import Request
+from relayguard.screen import typosquat
 from relayguard.screen.installs import normalise_name
 from relayguard.screen.lookalike import near_named
 from relayguard.screen.normalise import skeleton, strip_invisible
@@ -131,6 +133,9 @@ class Grounding:
         others exactly: ``fs-realpath`` is not ``fs.realpath`` on npm)?"""
         if ecosystem in ("pypi", "conda"):
             return normalise_name("pypi", name) in self.tokens
+        if ecosystem == "crates" and ("_" in name or "-" in name):  # crates.io: `js_sys` is `js-sys`
+            n = name.lower()
+            return n in self.raw_tokens or n.replace("_", "-") in self.tokens or n.replace("-", "_") in self.raw_tokens
         return name.lower() in self.raw_tokens
 
     def literal(self, text: str) -> bool:
@@ -150,7 +155,9 @@ class Grounding:
         if language is None:  # ecosystems without a popularity list: the conversation is the reference
             language = ecosystem in ("gem", "conda")
         tokens = self.tokens if ecosystem in ("pypi", "conda") else self.raw_tokens
-        return near_named(ecosystem, normalise_name(ecosystem, name).lower(), tokens, self._by_len, language)
+        listed = "pypi" if ecosystem == "conda" else ecosystem
+        return near_named(ecosystem, normalise_name(ecosystem, name).lower(), tokens, self._by_len, language,
+                          functools.partial(typosquat.popular, listed) if listed in typosquat.ECOSYSTEMS else None)
 
     # -- building -------------------------------------------------------------------------
     def _add(self, text: str, exclude: Grounding | None) -> None:
@@ -163,9 +170,20 @@ class Grounding:
         if len(self.tokens) >= MAX_TOKENS:
             return
         skip = exclude.tokens if exclude is not None else ()
+        if "\\" in text:  # JSON-escaped tool output (Codex wraps it): `\tgithub.com/x` is not `tgithub.com`
+            text = text.replace("\\n", " ").replace("\\t", " ").replace("\\r", " ")
         pieces = set(text.lower().translate(_TOKEN_TABLE).split())
         pieces -= self._pieces
         self._pieces |= pieces
+        # most pieces are plain words (ASCII letters and digits): set operations, no loop
+        plain = {p for p in pieces if p.isalnum() and p.isascii()}
+        if plain:
+            plain -= self.raw_tokens
+            if skip:
+                plain -= skip
+            self.tokens |= plain
+            self.raw_tokens |= plain
+            pieces -= plain
         for piece in pieces:
             tok = piece.strip("./-+") if "@" not in piece else _token(piece)
             if not tok or tok in self.raw_tokens:

@@ -125,17 +125,23 @@ def _looks_like_command(text: str) -> bool:
     return " " in t and not t.startswith(("http", "#", "%", "{")) and 4 <= len(t) <= 4096
 
 
+# The yes/no facts in one pass over the code (an RE2 set), in this order.
+_FACTS = (_FETCH, _CODE_EXEC, _PROC_EXEC, _DECODE, _SOCKET, _SHELLISH, _ENV_DUMP, _SEND)
+_FACT_SET = re2.Set.SearchSet(re2.Options())
+for _rx in _FACTS:
+    _FACT_SET.Add(_rx.pattern)
+_FACT_SET.Compile()
+del _rx
+
+
 def analyse(code: str) -> CodeFacts:
     code = code[:MAX_CODE]
     f = CodeFacts()
     f.urls = [m.group(0).rstrip(".,;:'\"") for m in _URL.finditer(code)][:_MAX_ITEMS]
-    f.fetches = bool(_FETCH.search(code))
-    f.code_exec = bool(_CODE_EXEC.search(code))
-    f.proc_exec = bool(_PROC_EXEC.search(code))
-    f.decodes = bool(_DECODE.search(code))
-    f.reverse_shell = bool(_SOCKET.search(code)) and bool(_SHELLISH.search(code))
-    f.env_dump = bool(_ENV_DUMP.search(code))
-    f.sends = bool(_SEND.search(code))
+    hits = set(_FACT_SET.Match(code) or ())
+    f.fetches, f.code_exec, f.proc_exec, f.decodes = 0 in hits, 1 in hits, 2 in hits, 3 in hits
+    f.reverse_shell = 4 in hits and 5 in hits
+    f.env_dump, f.sends = 6 in hits, 7 in hits
     for m in _PATHISH.finditer(code):
         path = m.group(1) or m.group(2) or ""
         if len(f.paths) < _MAX_ITEMS:

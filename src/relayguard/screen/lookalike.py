@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Callable
 
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -54,9 +55,10 @@ _LANGUAGE = frozenset({"python3", "python", "py", "node", "nodejs", "js", "go", 
                        "rust", "npm"})
 
 
-def _candidates(name: str, language: bool = True, seps: bool = True) -> list[str]:
+def _candidates(name: str, language: bool = True, seps: bool = True, rails: bool = False) -> list[str]:
     """Names ``name`` could be a dressed-up form of (``language``: also with a
-    language prefix or suffix removed, ``python3-x``, ``x-js``)."""
+    language prefix or suffix removed, ``python3-x``, ``x-js``; ``rails``: also
+    with the Rails-integration suffix of a gem removed, ``x-rails``)."""
     scope, slash, bare = name.partition("/") if name.startswith("@") else ("", "", name)
     if not slash:
         scope, bare = "", name
@@ -65,7 +67,7 @@ def _candidates(name: str, language: bool = True, seps: bool = True) -> list[str
     for p in _PREFIXES:
         if b.startswith(p) and len(b) > len(p) + 1 and (language or p.strip("-") not in _LANGUAGE):
             out.append(b[len(p):].lstrip("-"))
-    for s in _SUFFIXES:
+    for s in _SUFFIXES + (("-rails",) if rails else ()):
         if b.endswith(s) and len(b) > len(s) + 1 and (language or s.strip("-") not in _LANGUAGE):
             out.append(b[:-len(s)].rstrip("-"))
     if scope:
@@ -83,17 +85,25 @@ def _candidates(name: str, language: bool = True, seps: bool = True) -> list[str
 
 
 def near_named(ecosystem: str, name: str, tokens: set[str], by_len: dict[int, list[str]],
-               language: bool = False) -> str | None:
+               language: bool = False, popular: Callable[[str], bool] | None = None) -> str | None:
     """A name in ``tokens`` that ``name`` (normalised, lower case) imitates, or None.
-    Language affixes count only with ``language``: elsewhere ``pyflink`` next to a
-    named ``flink`` is the binding of a tool, and popular names cover the rest."""
+    Language affixes count only with ``language``, or when the named name is itself a
+    known package (``popular``): ``py-datasette`` next to a named ``datasette``, while
+    ``pyflink`` next to a named ``flink`` (no such package) is the binding of a tool."""
     n = name.lower()
     if n in tokens:
         return None
     folded = _folded(tokens)
-    for c in _candidates(n, language=language or (ecosystem == "go" and "/" in n)):
+    plain = _candidates(n, language=language or (ecosystem == "go" and "/" in n), rails=ecosystem == "gem")
+    for c in plain + _ascii_lookalikes(n, _MULTI_LOOKALIKES):
         if (c in tokens or _seps(c) in folded) and (ecosystem != "go" or "/" in c or language):
             return c if c in tokens else folded[_seps(c)]
+    if popular is not None and ecosystem != "go":
+        for c in _candidates(n, language=True):
+            if c not in plain and (c in tokens or _seps(c) in folded):
+                t = c if c in tokens else folded[_seps(c)]
+                if popular(t):
+                    return t
     if ecosystem == "go-component":  # the last element of a Go path: affixes only, no typos
         return None
     if len(n) < 3:
@@ -154,9 +164,12 @@ _ASCII_LOOKALIKES = (("cl", "d"), ("q", "g"), ("l", "i"), ("rn", "m"), ("vv", "w
                      ("ii", "u"), ("nn", "m"))
 
 
-def _ascii_lookalikes(name: str) -> list[str]:
+_MULTI_LOOKALIKES = tuple(p for p in _ASCII_LOOKALIKES if len(p[0]) > 1)  # more than one edit away
+
+
+def _ascii_lookalikes(name: str, pairs: tuple[tuple[str, str], ...] = _ASCII_LOOKALIKES) -> list[str]:
     out = []
-    for fake, real in _ASCII_LOOKALIKES:
+    for fake, real in pairs:
         start = name.find(fake)
         while start >= 0 and len(out) < 32:
             out.append(name[:start] + real + name[start + len(fake):])

@@ -8,10 +8,14 @@ imitates a popular package of "pypi", "npm", "crates" or "go", else None.  Kinds
 treat ``-``/``_``/``.`` variants as one package, so there only dropping counts),
 ``transposition``, ``affix`` (``python-``, ``py``, ``-py``, ``-js``, ``node-``, ``-rs``, ``go-``
 added or removed; ``-dev``/``-lib``/``-sdk``/``-api``/``-cli``/``2``/``3`` added to a top-100
-name), ``edit`` (OSA distance 1, or 2 between names of 8+ characters) and ``combo`` (a top-500
-name plus generic words: ``requests-security``).
+name; a swapped or lookalike name under such an affix: ``bnidgen-cli``), ``edit`` (OSA distance 1,
+or 2 between names of 8+ characters; names of 4 letters or fewer only by a doubled letter or a
+vowel typed in: ``nomm``, ``sayn``) and ``combo`` (a top-500 name plus generic words:
+``requests-security``).  Go paths compare part by part, including typos of a listed package
+inside a listed module (``delve/cmd/dlvv``).
 
-Precision first (limits from a leave-one-out run, ``bench/typosquat.py``).  An npm scope that
+Precision first (limits from a leave-one-out run, ``bench/typosquat.py``; the kinds and
+their limits are in ``namekinds``).  An npm scope that
 owns popular packages, or a Go owner, publishes its own names: only typos count there.  The
 most popular, closest target wins.  Lists from ``tools/build_popular.py`` are loaded once; a
 lookup is dictionary probes (a pigeonhole index proposes edits, rapidfuzz verifies them).
@@ -28,43 +32,22 @@ from importlib import resources
 
 from rapidfuzz.distance import OSA
 
+from relayguard.screen.namekinds import (
+    _AFFIXES, _GENERIC_SUFFIXES, _PEP503, _SEPS, _STRONG, _TOKENS, AFFIX_MAX_RANK, D2_MAX_RANK, D2_MIN_LEN, SHORT,
+    _dressed_scope, _kind, _sepless, _skel, _strip, _swapped,
+)
+
 __all__ = ["ECOSYSTEMS", "KINDS", "Squat", "check", "popular", "rank"]
 
 ECOSYSTEMS = ("pypi", "npm", "crates", "go", "gem")
 KINDS = ("homoglyph", "scope", "separator", "transposition", "affix", "edit", "combo")
 
-SHORT = 4  # popular names (or differing name parts) this short: no plain edits
-D1_MAX_RANK = 5000  # distance-1 edits only towards names at least this popular...
-D1_SHORT_MAX_RANK = 2000  # ...or this popular for names (parts) of 5-6 characters
-D2_MIN_LEN = 8  # distance-2 edits only between names (parts) at least this long...
-D2_MAX_RANK = 1000  # ...towards a name at least this popular
-DIGIT_MAX_RANK = 1000  # names differing only in digits (cupy-cuda11x / 12x) count only below this
-AFFIX_MAX_RANK = 5000  # python-X / X-js / pyX ...
-GENERIC_AFFIX_MAX_RANK = 100  # X-cli / X-sdk / X2 ... (added only: X-cli is often X's own CLI)
-COMBO_MAX_RANK = 500  # "popular + generic word" only for the very top
 SCOPE_MAX_RANK = 5000  # "@scope/pkg" installed unscoped as "scope-pkg"...
 SCOPELESS_MAX_RANK = 1000  # ...or as plain "pkg" (only names with a separator: "fake-timers")
 FAMILY = 3  # ...unless that unscoped form follows a naming family (babel-*, koa-*) this big
 
-_AFFIXES = {  # (language prefixes, language suffixes): added or removed; on normalised names
-    "pypi": (("python-", "py-", "python", "py"), ("-python", "-py", "python", "py")),
-    "npm": (("node-", "nodejs-", "js-", "node"), ("-js", ".js", "js", "-node")),
-    "crates": (("rust_", "rs_", "rust"), ("_rs", "_rust", "rs")),
-    "go": (("go-", "golang-", "go"), ("-go", "-golang", "go")),
-    "gem": (("ruby-", "rb-"), ("-ruby", "-rb", "_rb")),
-}
-_GENERIC_SUFFIXES = {"2", "3"} | {s + w for s in "-_." for w in ("dev", "lib", "sdk", "api", "cli", "2", "3")}
-_GENERIC = frozenset(
-    "security secure safe safety fix fixed fixes patch patched hotfix update updated upgrade new latest"
-    " official free pro plus premium stable legacy enhanced improved full lts".split()
-)
-_SEPS = frozenset("-_.")
-_PEP503 = re.compile(r"[-_.]+")
-_TOKENS = re.compile(r"[-_.]")
-_NODIGITS = re.compile(r"[0-9]")
 _CUT = re.compile(r"[\[\]=<>!~;@,(\s:]")  # where a PEP 508 / cargo requirement's name ends
 _JUNK = re.compile(r"[^A-Za-z0-9._\-@/\u0080-\U0010ffff]")  # ASCII no package name has (quotes, `)
-_ASCII_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("1", "l"), ("|", "l"), ("0", "o"))
 _LOOKALIKES = {  # non-ASCII characters that look like an ASCII letter (after NFKD)
     "a": "аАαΑɑ", "b": "вВьβΒ", "c": "сСϲς", "d": "ԁ", "e": "еЕεΕ", "g": "ɡ", "h": "һнНΗ",
     "i": "іІıɩιΙ", "j": "јЈϳ", "k": "кКκΚ", "l": "ӏłƚ", "m": "мМΜ", "n": "пηΝ", "o": "оОοΟօ",
@@ -83,87 +66,10 @@ class Squat:
     distance: int | None  # OSA distance between the normalised name and the target
 
 
-def _sepless(s: str) -> str:
-    return s.replace("-", "").replace("_", "").replace(".", "")
-
-
-def _skel(s: str) -> str:
-    for x, y in _ASCII_LOOKALIKES:
-        if x in s:
-            s = s.replace(x, y)
-    return s
-
-
 def _unconfuse(s: str) -> str:
     """Fold lookalike Unicode to ASCII: NFKD, drop marks and invisible characters, map letters."""
     s = unicodedata.normalize("NFKD", s)
     return "".join(c for c in s if unicodedata.category(c) not in ("Mn", "Me", "Cf")).translate(_UNCONFUSE)
-
-
-def _swapped(a: str, b: str) -> bool:
-    """a is b with two adjacent characters swapped."""
-    if len(a) != len(b) or a == b:
-        return False
-    i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
-    return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
-
-
-def _strip(k: str, pre: tuple[str, ...], suf: tuple[str, ...]) -> list[str]:
-    """k with one of the given prefixes or suffixes removed."""
-    return [k[len(p):] for p in pre if k.startswith(p)] + [k[: -len(s)] for s in suf if k.endswith(s)]
-
-
-def _combo(a: str, b: str) -> bool:
-    """a is b joined by a separator to generic words (``requests-security``, ``new-lodash``)."""
-    if a.startswith(b) and a[len(b):len(b) + 1] in _SEPS:
-        rest = a[len(b) + 1:]
-    elif a.endswith(b) and a[-len(b) - 1:-len(b)] in _SEPS:
-        rest = a[: -len(b) - 1]
-    else:
-        return False
-    return all(w in _GENERIC for w in _TOKENS.split(rest))
-
-
-def _is_edit(a: str, b: str, r: int) -> bool:
-    """a is an edit of b within the limits, applied to the differing word (``django-cms`` /
-    ``django-csp``: 3 letters); digit-only differences (``pymorphy2``/``3``) are version families."""
-    if len(b) <= SHORT or abs(len(a) - len(b)) > 2:
-        return False
-    d = OSA.distance(a, b, score_cutoff=2)
-    if d > 2 or (r > DIGIT_MAX_RANK and _NODIGITS.sub("", a) == _NODIGITS.sub("", b)):
-        return False
-    ta, tb = _TOKENS.split(a), _TOKENS.split(b)
-    if len(ta) == len(tb) > 1:
-        diff = [(x, y) for x, y in zip(ta, tb) if x != y]
-        if len(diff) == 1:
-            a, b = diff[0]
-            if len(b) <= SHORT:
-                return False
-    if d == 1:
-        return r <= (D1_SHORT_MAX_RANK if len(b) <= 6 else D1_MAX_RANK)
-    return min(len(a), len(b)) >= D2_MIN_LEN and r <= D2_MAX_RANK
-
-
-def _kind(a: str, a_sep: str, a_skel: str, b: str, r: int, pre, suf, affix: bool = True) -> str | None:
-    """How candidate a (normalised, a_sep/a_skel precomputed) imitates popular b of rank r."""
-    lb = len(b)
-    if a == b:
-        return None
-    if lb >= SHORT and a_sep == _sepless(b):
-        return "separator"
-    if lb >= 3 and _swapped(a, b):
-        return "transposition"
-    if a_skel == _skel(b):
-        return "homoglyph"
-    affix = affix and lb >= 4 and (b in a or a in b)  # affixes and combos contain the name
-    if affix:
-        if r <= AFFIX_MAX_RANK and (b in _strip(a, pre, suf) or a in _strip(b, pre, suf)):
-            return "affix"
-        if r <= GENERIC_AFFIX_MAX_RANK and a.startswith(b) and a[lb:] in _GENERIC_SUFFIXES:
-            return "affix"
-    if _is_edit(a, b, r):
-        return "edit"
-    return "combo" if affix and r <= COMBO_MAX_RANK and _combo(a, b) else None
 
 
 def _clean(eco: str, name: str) -> str:
@@ -180,6 +86,14 @@ def _clean(eco: str, name: str) -> str:
     elif m := _CUT.search(s):  # pypi, crates: `requests[socks]==2`, `serde@1`, `serde = "1"`
         s = s[: m.start()]
     return "" if not s or s[0] in "./~" else _JUNK.split(s, 1)[0]
+
+
+def _freeze(*tables: dict) -> None:
+    """Lists in the index tables become tuples: the garbage collector then stops walking the
+    ~50,000 of them in every full collection (each took ~40 ms with them)."""
+    for table in tables:
+        for key, value in table.items():
+            table[key] = tuple(value)
 
 
 class _Index:
@@ -231,6 +145,8 @@ class _Index:
                 t3 = self.d2.setdefault(m, ({}, {}, {}))
                 for j, piece in enumerate((k[:p1], k[p1:p2], k[p2:])):
                     t3[j].setdefault(piece, []).append(r)
+        _freeze(*(t for pair in self.d1.values() for t in pair), *(t for tri in self.d2.values() for t in tri),
+                self.scoped)
 
     def norm(self, s: str) -> str:
         s = s.lower()
@@ -257,6 +173,8 @@ class _Index:
         # transpositions: the distance-1 index below finds all but those across its halves
         for i in range(L - 1) if L <= SHORT + 1 else (L // 2 - 1,):
             out.add(get(a[:i] + a[i + 1] + a[i] + a[i + 2:]))
+        for i in range(L) if L <= SHORT + 1 else ():  # a slip in a short name: one letter too many
+            out.add(get(a[:i] + a[i + 1:]))
         out.update(map(get, _strip(a, self.pre, self.suf)))  # a language affix added
         if a[-1:] in "23":
             out.add(get(a[:-1].rstrip("-_.")))
@@ -280,7 +198,7 @@ class _Index:
             for s2, r in self.scoped.get(pkg, ()):  # in rank order
                 ls = len(s2)
                 close = (_sepless(scope) == _sepless(s2) or _swapped(scope, s2)
-                         or _skel(scope) == _skel(s2))
+                         or _skel(scope) == _skel(s2) or _dressed_scope(scope, s2))
                 if not close and abs(len(scope) - ls) <= 2:
                     d = OSA.distance(scope, s2, score_cutoff=2)
                     close = (d == 1 and ls > SHORT) or (d == 2 and ls >= D2_MIN_LEN)
@@ -310,6 +228,17 @@ class _Index:
                 k = self.keys[r - 1]
                 if k[0] != "@" and (kind := _kind(a, a_sep, a_skel, k, r, self.pre, self.suf)):
                     return r, kind
+        # a swapped or lookalike popular name under an affix (``bnidgen-cli``): no legitimate
+        # name among the leave-one-out set looks like this; plain edits under an affix do (``polar-sdk``)
+        for core in _strip(a, self.pre, self.suf) + [a[:-len(s)] for s in _GENERIC_SUFFIXES if a.endswith(s)]:
+            if len(core) < SHORT or core in self.rank:
+                continue
+            c_sep, c_skel = _sepless(core), _skel(core)
+            for r in self._near(core, c_sep, c_skel, False):
+                k = self.keys[r - 1]
+                if k[0] != "@" and r <= AFFIX_MAX_RANK and \
+                        (kind := _kind(core, c_sep, c_skel, k, r, self.pre, self.suf, False)) in _STRONG:
+                    return r, kind
         return None
 
 
@@ -331,20 +260,32 @@ class _GoIndex:
         for c, r in self.rank.items():
             for i in range(len(c)):
                 self.by.setdefault((len(c), i, c[:i] + c[i + 1:]), []).append((c[i], r))
+        _freeze(self.by)
         self.lens = sorted({len(c) for c in self.rank}, reverse=True)
 
     def lookup(self, name: str) -> int | None:
         c = _go_comps(name)  # a package inside a popular module is that module
         return next((self.rank[c[:k]] for k in range(len(c), 1, -1) if c[:k] in self.rank), None)
 
-    def find(self, text: str) -> tuple[int, str] | None:
+    def depth(self, name: str) -> int:
+        """Components of the longest listed path that name lies in (0: none)."""
+        c = _go_comps(name)
+        return next((k for k in range(len(c), 1, -1) if c[:k] in self.rank), 0)
+
+    def find(self, text: str, inside: int = 0) -> tuple[int, str] | None:
+        """(rank, kind) of the listed path text imitates; ``inside``: text lies in a listed module
+        of that many components, so only the listed packages deeper in it count (``cmd/dlvv``)."""
         c, best = _go_comps(text), None
         for k in self.lens:
+            if k <= inside:
+                break
             p = c[:k]
             for i in range(k if k <= len(c) else 0):
                 for comp, r in self.by.get((k, i, p[:i] + p[i + 1:]), ()):
-                    # the owner's own repositories (i >= 2) can only be typos, not affixes/combos
-                    kind = _kind(p[i], _sepless(p[i]), _skel(p[i]), comp, r, self.pre, self.suf, i < 2)
+                    # the owner's own repositories (i >= 2) can only be typos, not affixes/combos;
+                    # inside a module its owner controls, any lookalike of a listed package is a slip
+                    kind = _kind(p[i], _sepless(p[i]), _skel(p[i]), comp, r, self.pre, self.suf,
+                                 i < 2 or 0 < inside <= i)
                     if kind and (best is None or r < best[0]):
                         best = (r, kind)
         return best
@@ -389,9 +330,14 @@ def check(ecosystem: str, name: str) -> Squat | None:
         text = _unconfuse(raw)
         if not text or not text.isascii():
             return None
+    elif isinstance(idx, _GoIndex):
+        if (inside := idx.depth(raw)) == len(_go_comps(raw)):
+            return None
+        found = idx.find(raw, inside)  # unlisted, or a package of a listed module: its typos
     elif idx.lookup(raw) is not None:
         return None
-    found = (r, "homoglyph") if hidden and (r := idx.lookup(text)) is not None else idx.find(text)
+    if hidden or not isinstance(idx, _GoIndex):
+        found = (r, "homoglyph") if hidden and (r := idx.lookup(text)) is not None else idx.find(text)
     if found is None:
         return None
     target = idx.names[found[0] - 1]

@@ -60,11 +60,17 @@ class _CommandBuilder:
                 continue  # `sh 0</tmp/p`: tree-sitter-bash reads the descriptor as an argument
             else:
                 node_ = child.named_children[0] if t == "command_name" and child.named_child_count else child
-                f = _Fields()
-                srcs = []
                 # `cu\<newline>rl` is one word to the shell, two to tree-sitter
                 glue = bool(argv) and prev_end >= 0 and _only_continuations(ctx.src, prev_end,
                                                                            child.start_byte)
+                if not glue and node_.type == "word":  # the common case, short-cut: a plain word
+                    raw = ctx.src[node_.start_byte:node_.end_byte].decode("utf-8", "replace")
+                    if "\\" not in raw and not _GLOB_CHARS.search(raw):
+                        argv.append(raw)
+                        prev_end = child.end_byte
+                        continue
+                f = _Fields()
+                srcs = []
                 pos = len(argv) - 1 if glue else len(argv)
                 self.word(node_, ctx, f, idx, pos, cond, depth, sources=srcs)
                 fields = f.done()
@@ -237,23 +243,13 @@ class _CommandBuilder:
                 outer = ()
             if b.extra_outer:
                 outer = tuple(outer) + tuple(b.extra_outer)
-            unresolved = tuple(sorted(k for k in b.unresolved if 0 <= k < len(b.argv)))
-            result.append(Command(
-                argv=tuple(b.argv),
-                pipeline=pipeline,
-                stage=stage,
-                redirects=tuple(b.redirects),
-                nested_in=b.nested_in,
-                has_unresolved=bool(unresolved),
-                unresolved=unresolved,
-                parent=b.parent,
-                parent_arg=b.parent_arg,
-                inputs=tuple(dict.fromkeys(b.inputs)),
-                outer=tuple(outer),
-                wrappers=tuple(b.wrappers),
-                depth=b.depth,
-                redirect_ops=tuple(b.redirect_ops),
-                stdin_text=b.stdin_text,
-                assignments=tuple(b.assignments),
+            unresolved = tuple(sorted(k for k in b.unresolved if 0 <= k < len(b.argv))) if b.unresolved else ()
+            result.append(Command(  # positional, in field order (keywords cost more, for every command)
+                tuple(b.argv), pipeline, stage, tuple(b.redirects) if b.redirects else (), b.nested_in,
+                bool(unresolved), unresolved, b.parent, b.parent_arg,
+                tuple(dict.fromkeys(b.inputs)) if b.inputs else (), tuple(outer) if outer else (),
+                tuple(b.wrappers) if b.wrappers else (), b.depth,
+                tuple(b.redirect_ops) if b.redirect_ops else (), b.stdin_text,
+                tuple(b.assignments) if b.assignments else (),
             ))
         return tuple(result)

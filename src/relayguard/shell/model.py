@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from relayguard.shell.words import program_name
 
@@ -82,11 +82,12 @@ class Command:
     redirect_ops: tuple[str, ...] = ()
     stdin_text: tuple[str, str] | None = None
     assignments: tuple[tuple[str, str | None], ...] = ()
+    # Normalised program name ("" when argv is empty), derived from argv once: every
+    # analysis asks for it, many times per command.
+    program: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def program(self) -> str:
-        """Normalised program name ("" when argv is empty)."""
-        return program_name(self.argv[0]) if self.argv else ""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "program", program_name(self.argv[0]) if self.argv else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from relayguard.shell.state import _parser
 
 _IN_WORKER = False
 # Every Command field crosses the pipe (tuples travel as JSON lists).
-_FIELDS = tuple(f.name for f in dataclasses.fields(Command))
+_FIELDS = tuple(f.name for f in dataclasses.fields(Command) if f.init)
 
 
 class _WorkerUnavailable(Exception):
