@@ -20,6 +20,7 @@ import orjson
 
 from relayguard.audit.model import CallResult, ToolUse
 from relayguard.dialects import adapter_for
+from relayguard.dialects.base import read_events
 from relayguard.envelope import ENVELOPE_HEADER, find_in_sse
 from relayguard.errors import ConfigError
 from relayguard.exchange import Response
@@ -151,15 +152,8 @@ def _parse(dialect: str, reply: HttpReply) -> tuple[Response, str | None]:
         if not isinstance(body, dict):
             raise ValueError("the reply is not a JSON object")
         return adapter.parse_response(body), reply.headers.get(ENVELOPE_HEADER)
-    codec = adapter.stream_codec()
     reader = SSEReader()
-    for event in reader.feed(reply.body) + reader.close():
-        if event.comment:
-            continue
-        for _piece, ops in codec.feed(event):
-            for op, key in ops:
-                if op == "done":
-                    codec.finish_call(key)
+    codec = read_events(adapter.stream_codec(), reader.feed(reply.body) + reader.close())
     if not codec.complete:
         raise ValueError("the stream ended before its terminal event")
     codec.response.tool_calls = list(codec.calls.values())

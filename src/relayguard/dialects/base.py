@@ -17,7 +17,7 @@ Stream operations returned by ``StreamCodec.feed``, applied in order:
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterable
 
 from relayguard.exchange import Dialect, Message, Response, ToolCall
 from relayguard.sse import SSEEvent
@@ -68,6 +68,20 @@ class StreamCodec:
     def error_event(self, message: str) -> bytes:
         """An in-stream error event, for an upstream that fails after bytes were sent."""
         raise NotImplementedError
+
+
+def read_events(codec: StreamCodec, events: "Iterable[SSEEvent]") -> StreamCodec:
+    """Feed whole events to ``codec`` as a client reads a stream: comments skipped, each
+    tool call completed (arguments parsed) as it finishes.  ``codec.response`` is then
+    what the client got so far; ``codec.complete`` says whether the stream ended properly."""
+    for event in events:
+        if event.comment:
+            continue
+        for _piece, ops in codec.feed(event):
+            for op, key in ops:
+                if op == "done":
+                    codec.finish_call(key)
+    return codec
 
 
 class DialectAdapter:

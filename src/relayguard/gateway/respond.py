@@ -14,6 +14,7 @@ from typing import AsyncIterator, Callable
 import orjson
 
 from relayguard.dialects import adapter_for
+from relayguard.dialects.base import read_events
 from relayguard.envelope import sse_comment
 from relayguard.errors import RelayguardError, StreamError, UpstreamUnavailable
 from relayguard.exchange import Dialect, Response
@@ -75,10 +76,7 @@ class ClientStream:
         out = []
         for event in events:
             if not event.comment:
-                for _piece, ops in self.codec.feed(event):
-                    for op, key in ops:
-                        if op == "done":
-                            self.codec.finish_call(key)
+                read_events(self.codec, (event,))
                 if self.codec.complete and self.signer is not None and not self.signed:
                     # The terminal event: the whole answer is known; sign it before the end.
                     self.signed = True

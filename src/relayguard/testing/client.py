@@ -80,17 +80,11 @@ def headers_for(dialect: str) -> dict[str, str]:
 def parse_reply(dialect: str, reply: Reply) -> Response:
     """What the agent got, as a Response (a stream is assembled like the guard does)."""
     from relayguard.dialects import adapter_for
+    from relayguard.dialects.base import read_events
 
     adapter = adapter_for(dialect)
     if reply.headers.get("content-type", "").startswith("text/event-stream"):
-        codec = adapter.stream_codec()
-        for event in reply.events():
-            if event.comment:
-                continue
-            for _piece, ops in codec.feed(event):
-                for op, key in ops:
-                    if op == "done":
-                        codec.finish_call(key)
+        codec = read_events(adapter.stream_codec(), reply.events())
         codec.response.tool_calls = list(codec.calls.values())
         return codec.response
     return adapter.parse_response(reply.json())
