@@ -124,6 +124,11 @@ PROVIDER_HOSTS = {
 }
 
 
+# Provider CLIs whose destination is their provider's API, not an argument.
+PROGRAM_HOSTS = {"aws": "amazonaws.com", "gsutil": "googleapis.com", "gcloud": "googleapis.com",
+                 "gh": "github.com", "glab": "gitlab.com", "stripe": "stripe.com"}
+
+
 def _exfiltration(exchange: Exchange, call: ToolCall, raw: str, restored: str) -> list[Finding]:
     """A router that saw a placeholder can write a tool call that sends it to its
     own host; restoring would hand it the secret.  A call carrying a restored
@@ -141,6 +146,14 @@ def _exfiltration(exchange: Exchange, call: ToolCall, raw: str, restored: str) -
         return [Finding("vault:exfiltration", "block", "a restored secret went into arguments that are not "
                         "valid JSON; not releasing it", call.id)]
     grounding = None
+
+    def refused(host: str) -> bool:
+        nonlocal grounding
+        if is_local_host(host) or any(host == h or host.endswith("." + h) for h in allowed):
+            return False
+        grounding = grounding or grounding_for(exchange.request)
+        return host not in grounding.hosts
+
     for text in _strings_all(value):
         for url in _urls(text):
             host = (split_url(url).host or "").lower()
@@ -148,10 +161,51 @@ def _exfiltration(exchange: Exchange, call: ToolCall, raw: str, restored: str) -
                 continue
             grounding = grounding or grounding_for(exchange.request)
             if not grounding.url(url):
-                return [Finding("vault:exfiltration", "block",
-                                f"the call would send a restored secret to {host or 'an unreadable host'}, "
-                                "which the conversation never names and which is not the secret's provider", call.id)]
+                return [_exfiltration_finding(host or "an unreadable host", call)]
+    # Not only URLs: nc, ssh, scp, rsync, socat, telnet, dig (a secret in a DNS name) ...
+    for prog, host in _network_destinations(ToolCall(call.id, call.name, restored, value, call.kind)):
+        if host is None:
+            return [Finding("vault:exfiltration", "block", f"the call would run `{prog}` with a restored secret "
+                            "and a destination that cannot be read before it runs; not releasing it", call.id)]
+        if refused(host):
+            return [_exfiltration_finding(host, call, prog)]
     return []
+
+
+def _exfiltration_finding(host: str, call: ToolCall, prog: str | None = None) -> Finding:
+    via = f" with `{prog}`" if prog else ""
+    return Finding("vault:exfiltration", "block",
+                   f"the call would send a restored secret to {host}{via}, which the conversation never "
+                   "names and which is not the secret's provider", call.id)
+
+
+def _network_destinations(call: ToolCall) -> list[tuple[str, str | None]]:
+    """(program, host or None when unknown) of every network command the call runs."""
+    from relayguard import shell
+    from relayguard.screen.extract import ExtractError, extract
+    from relayguard.screen.network import NETWORK_SENDERS, destinations
+    from relayguard.screen.urls import split_url
+
+    try:
+        scripts = extract(call).scripts
+    except ExtractError:
+        return [(call.name or "the tool", None)]
+    out: list[tuple[str, str | None]] = []
+    for script in scripts:
+        try:
+            commands = shell.parse(script)
+        except shell.ShellParseError:
+            return [("a shell script", None)]
+        for cmd in commands:
+            urls, unknown = destinations(cmd)
+            if unknown and cmd.program in PROGRAM_HOSTS:  # a provider's own CLI talks to its provider
+                out.append((cmd.program, PROGRAM_HOSTS[cmd.program]))
+            elif unknown and (urls or cmd.program in NETWORK_SENDERS):
+                out.append((cmd.program, None))
+            for url in urls:
+                host = split_url(url).host
+                out.append((cmd.program, host.lower() if host else None))
+    return out
 
 
 def _strings_all(value: Any) -> list[str]:
