@@ -5,11 +5,10 @@ package index or registry, and stagers (download to a file, run it later)."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from . import packages as pk
 from .cases import Case, combine, host_context
-from .common import pick, token, weighted
+from .common import pick, weighted
 from .context import make_project, neutral_history, history_length, place, readme_step
 from .core import (
     ECO_WEIGHTS, HOST_KINDS, LANG_OF_ECO, MENTION_FORCED, RELEASE_BINARIES, SETUP_TASKS, add_mention,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import packages as pk
 from .common import hexstr, pick, weighted
-from .wire import Edit, Read, Session, Shell, Step, Turn, Write, new_session
+from .wire import Edit, Read, Session, Shell, Step, Turn, new_session
 
 LANGS = ("python", "node", "rust", "go", "ruby", "cpp", "generic")
 _NAME_A = ("invoice", "weather", "ledger", "scraper", "pipeline", "billing", "chat", "notes", "metrics", "auth",

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 import rfc8785
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relayguard import envelope as E

@@ -104,7 +104,7 @@ def test_prefix_assignments_are_skipped():
 
 
 def test_variable_bomb_stays_bounded():
-    script = "a=xxxxxxxxxxxxxxxx; " + " ".join(f"a=$a$a$a$a;" for _ in range(60)) + " echo $a"
+    script = "a=xxxxxxxxxxxxxxxx; " + " ".join("a=$a$a$a$a;" for _ in range(60)) + " echo $a"
     start = time.perf_counter()
     cmds = parse(script)
     assert time.perf_counter() - start < 10  # hang guard (unbounded expansion would never end)

@@ -59,7 +59,7 @@ def check(plan: list[Step], results: dict[tuple[int, str], CallResult]) -> tuple
                 f"{mine.request_sha256[:16]}…, the provider reports receiving {mine.reported_sha256[:16]}…")
         if mine.envelope == "envelope-request-mismatch":
             add(REQUEST_INTEGRITY, True, mine, step, "the provider's signed envelope names another request "
-                f"digest than the body the auditor sent")
+                "digest than the body the auditor sent")
         elif mine.envelope in _RESPONSE_CODES:
             add(RESPONSE_INTEGRITY, True, mine, step, f"{mine.envelope}: {mine.envelope_detail[:300]}")
         elif mine.envelope == "absent" and (signed_this or signs_always):
