@@ -96,6 +96,7 @@ def run_demo() -> int:
                     _row(step, bare, guarded, col)
         kept = _secrets_section(mock.url, col)
         blocked += _envelope_section(col)
+        _audit_section(col)
     print(f"The guard blocked {blocked} tool call(s) and kept {kept} credential(s) from the router. "
           f"Blocked calls reach the agent as text starting with '{BLOCK_PREFIX}', so it can tell the user why.")
     sys.stdout.flush()
@@ -172,3 +173,34 @@ def _envelope_section(col: int) -> int:
                 g2.url, PATHS["anthropic-messages"], body, headers_for("anthropic-messages")))
     _row("please install requests [anthropic-messages, stream]", ok + " (signature verified)", stripped, col)
     return int(was_blocked)
+
+
+def _audit_section(col: int) -> None:
+    """Before trusting a router: the auditor against a patient attacker and an honest relay."""
+    print("== The auditor  (relayguard audit --router URL --reference URL) ==")
+    print(f"  {'router audited':<24}{'verdict':<{col}}  strongest evidence")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "relayguard", "keys", "generate", "--out", tmp],
+                       check=True, capture_output=True)
+        with procs.start("mock-provider", "--sign-key", os.path.join(tmp, "signing.key")) as reference:
+            for label, flags in (("strikes after 50 calls", ("--attack", "ac1b", "--after", "50")),
+                                 ("honest relay", ("--attack", "none"))):
+                with procs.start("redteam", "--upstream", reference.url, *flags) as router:
+                    report_path = os.path.join(tmp, "audit.json")
+                    done = subprocess.run([sys.executable, "-m", "relayguard", "audit", "--router", router.url,
+                                           "--reference", reference.url, "--seed", "1", "--quiet",
+                                           "--canary-wait", "0", "--json", report_path],
+                                          capture_output=True, text=True, timeout=600)
+                    with open(report_path, "rb") as f:
+                        report = orjson.loads(f.read())
+                verdict = f"{report['verdict']} (exit {done.returncode}; {report['calls']} calls"
+                first = report.get("first_proof_after_calls")
+                verdict += f", first proof after {first})" if first else ")"
+                findings = report["findings"]
+                if findings:
+                    lines = findings[0]["evidence"].splitlines()
+                    evidence = findings[0]["check"] + ": " + next((x[2:] for x in lines if x.startswith("- ")), lines[0])
+                else:
+                    evidence = "no finding: every tool call matched the reference's and passed screening"
+                _row(f"{label} [redteam {' '.join(flags[1:])}]", verdict,
+                     textwrap.shorten(evidence, 330, placeholder=" …"), col)

@@ -146,11 +146,14 @@ def test_server_exits_0_on_signal(servers, mock, wire, role, sig):
 
 
 def test_demo_shows_ac1_blocked(wire):
-    result = wire.run_cli("demo", timeout=120)
+    result = wire.run_cli("demo", timeout=300)
     out = result.stdout.decode()
     assert result.returncode == 0, out + result.stderr.decode()
     sections = re.split(r"(?m)^(?===)", out)
     ac1 = [s for s in sections if re.match(r"==.*\bAC-1(?![.\w])", s)]
     assert ac1, out
     assert re.search(r"blocked", ac1[0], re.I), ac1[0]
+    audit = [s for s in sections if s.startswith("== The auditor")]
+    assert audit and re.search(r"strikes after 50 calls.*malicious \(exit 1", audit[0], re.S), out
+    assert re.search(r"honest relay.*clean \(exit 0", audit[0], re.S), audit[0]
     assert "Traceback" not in out + result.stderr.decode()
