@@ -36,7 +36,7 @@ import orjson
 from relayguard.envelope_compare import (  # noqa: F401  (re-exported)
     Difference, _is_simple, _show, _utf8, arguments_digest, compare_response, sha256_hex, text_digest,
 )
-from relayguard.envelope_jcs import MAX_DEPTH, NotIJSON, canonical, parse
+from relayguard.envelope_jcs import MAX_DEPTH, MAX_SAFE, NotIJSON, canonical, parse, parse_quick
 from relayguard.envelope_keys import (  # noqa: F401  (re-exported: one import for callers)
     KEYSET_WELL_KNOWN, KeyFileError, KeySet, PublicKey, SigningKey, b64u_decode, b64u_encode,
     generate_keys, key_id, load_keyset, load_signing_key,
@@ -151,23 +151,24 @@ class Envelope:
         return hashlib.sha256(self.payload).hexdigest()
 
 
-def _signed_call(call: ToolCall) -> tuple[dict[str, Any], int]:
-    """The payload entry of one tool call and the size of its arguments."""
+def _signed_call(call: ToolCall) -> tuple[dict[str, Any], int, bool]:
+    """The payload entry of one tool call, the size of its arguments, and whether
+    orjson writes the entry as RFC 8785 does (``envelope_jcs.canonical``'s fast path)."""
     entry: dict[str, Any] = {"id": call.id, "name": call.name}
     raw = call.raw_arguments
     try:
-        value, simple = parse(raw)
+        value, simple = parse_quick(raw)
         entry["arguments"] = value
-        return entry, len(canonical(value, simple))
+        return entry, len(canonical(value, simple)), simple
     except ValueError:
         pass
     try:
         _utf8(raw).decode("utf-8")  # surrogates cannot appear in a JCS string
         entry["arguments_raw"] = raw
-        return entry, len(raw) + 2
+        return entry, len(raw) + 2, True
     except UnicodeDecodeError:
         entry["arguments_sha256"] = arguments_digest(raw)
-        return entry, 64
+        return entry, 64, True
 
 
 def build_payload(response: Response, *, provider: str, nonce: str, request_body: bytes, kid: str,
@@ -179,25 +180,39 @@ def build_payload(response: Response, *, provider: str, nonce: str, request_body
     Tool-call arguments are inlined until the payload would exceed
     ``inline_budget`` bytes, then the largest are signed by digest (headers stay small).
     """
+    return _payload(response, provider=provider, nonce=nonce, request_body=request_body, kid=kid, now=now,
+                    ttl=ttl, inline_budget=inline_budget)[0]
+
+
+def _payload(response: Response, *, provider: str, nonce: str, request_body: bytes, kid: str, now: int,
+             ttl: int = DEFAULT_TTL, inline_budget: int = INLINE_BUDGET) -> tuple[dict[str, Any], bool]:
+    """``build_payload``, and whether the payload is simple (``_is_simple``): known from
+    the parse of each argument, so the signer need not walk the payload again.  Only
+    member names and numbers decide it; the payload's own names are ASCII."""
     if not _NONCE_RE.match(nonce or ""):
         nonce = ""
     entries = [_signed_call(call) for call in response.tool_calls]
     size = 400 + sum(len(c.id) + len(c.name) + 40 for c in response.tool_calls) + len(response.model)
-    size += sum(n for _, n in entries)
-    for i in sorted(range(len(entries)), key=lambda i: -entries[i][1]):
+    size += sum(n for _, n, _ in entries)
+    largest_first = sorted(range(len(entries)), key=lambda i: -entries[i][1]) if size > inline_budget else ()
+    for i in largest_first:
         if size <= inline_budget:
             break
-        entry, n = entries[i]
+        entry, n, _ = entries[i]
         if n > 64:
             entry.pop("arguments", None)
             entry.pop("arguments_raw", None)
             entry["arguments_sha256"] = arguments_digest(response.tool_calls[i].raw_arguments)
+            entries[i] = (entry, 64, True)
             size -= n - 64
+    iat, exp = int(now), int(now) + int(ttl)
+    simple = (all(s for _, _, s in entries) and -MAX_SAFE <= iat <= MAX_SAFE and -MAX_SAFE <= exp <= MAX_SAFE
+              and all(type(v) is str for v in (provider, response.model, response.finish_reason, kid))
+              and all(type(c.id) is str and type(c.name) is str for c in response.tool_calls))
     return {"v": VERSION, "provider": provider, "model": response.model,
-            "tool_calls": [entry for entry, _ in entries], "text_sha256": text_digest(response.text),
+            "tool_calls": [entry for entry, _, _ in entries], "text_sha256": text_digest(response.text),
             "finish_reason": response.finish_reason, "nonce": nonce,
-            "request_sha256": sha256_hex(request_body), "iat": int(now), "exp": int(now) + int(ttl),
-            "kid": kid}
+            "request_sha256": sha256_hex(request_body), "iat": iat, "exp": exp, "kid": kid}, simple
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -211,9 +226,14 @@ def sign(payload: dict[str, Any], key: SigningKey, *, payload_type: str = PAYLOA
     Raises ValueError for a payload a verifier would refuse (``check=False`` skips that
     re-parse for payloads from ``build_payload``: the gateway signs every answer, and a
     malformed one would only be refused by the verifier, which fails closed)."""
+    return _sign(payload, _is_simple(payload), key, payload_type=payload_type, check=check)
+
+
+def _sign(payload: dict[str, Any], simple: bool, key: SigningKey, *, payload_type: str = PAYLOAD_TYPE,
+          check: bool = True) -> str:
     if payload.get("kid") != key.kid:
         raise ValueError(f"payload kid {payload.get('kid')!r} is not the signing key's kid {key.kid!r}")
-    body = canonical(payload, _is_simple(payload))
+    body = canonical(payload, simple)
     if check and payload_type == PAYLOAD_TYPE:
         try:
             decode_payload(body)
@@ -229,8 +249,9 @@ def sign_response(response: Response, key: SigningKey, *, provider: str, nonce: 
                   request_body: bytes, now: int | None = None, ttl: int = DEFAULT_TTL) -> str:
     """``build_payload`` + ``sign``: the one call a signer needs."""
     now = int(time.time()) if now is None else now
-    return sign(build_payload(response, provider=provider, nonce=nonce or "", request_body=request_body,
-                              kid=key.kid, now=now, ttl=ttl), key, check=False)
+    payload, simple = _payload(response, provider=provider, nonce=nonce or "", request_body=request_body,
+                               kid=key.kid, now=now, ttl=ttl)
+    return _sign(payload, simple, key, check=False)
 
 
 # -- verification --------------------------------------------------------------------------

@@ -57,6 +57,25 @@ def test_threshold_failures_cool_a_target_and_it_moves_last() -> None:
     assert router.state()["a/m1"]["healthy"] is False
 
 
+def test_a_single_target_goes_through_cooling_and_one_probe_like_many() -> None:
+    clock = Clock()
+    router = Router({"solo": [A]}, clock=clock, failure_threshold=1, cooldown_seconds=30)
+    assert router.plan("solo") == [A]
+    assert router.failed(A) is True
+    assert router.plan("solo") == [A]  # cooling: still tried, as the last resort
+    assert router.state()["a/m1"]["healthy"] is False
+    clock.now += 31
+    assert router.plan("solo") == [A]  # the recovery probe...
+    assert router.health[A].probing is True  # ...marked as one, so its failure doubles the cool-down
+    router.failed(A)
+    assert router.health[A].cooldown == 60
+    clock.now += 61
+    router.plan("solo")
+    router.succeeded(A)
+    assert router.plan("solo") == [A] and router.state()["a/m1"]["healthy"] is True
+    assert router.health[A].probing is False
+
+
 def test_success_resets_the_failure_count() -> None:
     router = make(failure_threshold=2)
     router.failed(A)

@@ -112,3 +112,20 @@ def test_restored_secret_may_go_by_ssh_to_a_named_host_or_with_its_providers_cli
         findings = vault.on_tool_call(ex, call)
         assert all(f.severity != "block" for f in findings), (command, findings)
         assert TOKEN in call.new_raw_arguments
+
+
+def test_long_conversation_is_sealed_on_every_turn(tmp_path):
+    # A long body skips the whole-body prefilter and goes string by string past the
+    # cache of strings found clean on earlier turns: a secret in a new message, or one
+    # resent from an earlier turn, is still sealed.
+    vault = Vault(VaultStore(tmp_path), SecretDetector())
+    history = [{"role": "user", "content": f"step {i}: " + "the build log says nothing new " * 20}
+               for i in range(30)]
+    assert len(orjson.dumps(history)) > 8 * 1024
+    assert vault.on_request(exchange({"model": "m", "messages": history})) == []
+    turn = history + [{"role": "user", "content": f"use token {TOKEN} for the push"}]
+    ex = exchange({"model": "m", "messages": turn})
+    assert [f.rule for f in vault.on_request(ex)] == ["vault:sealed"]
+    assert TOKEN not in orjson.dumps(ex.request.body).decode()
+    again = exchange({"model": "m", "messages": turn + [{"role": "user", "content": "and again"}]})
+    assert [f.rule for f in vault.on_request(again)] == ["vault:sealed"]

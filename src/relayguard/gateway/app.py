@@ -37,6 +37,8 @@ from relayguard.translog import TransparencyLog, entry_from_exchange
 from relayguard.translog.writer import BatchedLogWriter
 
 ROUTE_HEADER = b"x-relayguard-route"
+ENVELOPE_HEADER_BYTES = ENVELOPE_HEADER.encode()
+OUTPUT_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")  # first int one wins
 USAGE_FLUSH_SECONDS = 0.5
 
 
@@ -194,7 +196,7 @@ class GatewayApp:
         exchange = Exchange(id=f"gw-{self._id_prefix}-{next(self._ids)}",
                             request=Request(adapter.name, scope["path"], body, raw, scope["headers"], model, stream))
         try:
-            answer = await self.upstreams.open(model, body, adapter.name, stream, dict(scope["headers"]))
+            answer = await self.upstreams.open(model, body, adapter.name, stream, scope["headers"])
             exchange.upstream = self.upstreams.clients[answer.target.provider].base_url
             status = answer.resp.status
             if status != 200:
@@ -217,8 +219,12 @@ class GatewayApp:
                 self._log_line(key, model, answer, status, started, usage, actual_cost)
 
     def _estimate(self, model: str, body: dict[str, Any], size: int, key: Any) -> tuple[int, float]:
-        limit = next((body.get(f) for f in ("max_tokens", "max_completion_tokens", "max_output_tokens")
-                      if isinstance(body.get(f), int)), None)
+        limit = None
+        for field in OUTPUT_LIMIT_FIELDS:
+            value = body.get(field)
+            if isinstance(value, int):
+                limit = value
+                break
         worst_tokens, worst_cost = 0, 0.0
         for target in self.upstreams.router.models[model]:
             tokens, cost = self.prices.estimate(target.model, size, limit)
@@ -248,7 +254,7 @@ class GatewayApp:
         extra = [(ROUTE_HEADER, answer.target.label.encode())]
         signer = self._signer(scope, raw)
         if signer is not None:
-            extra.append((ENVELOPE_HEADER.encode(), signer(response).encode()))
+            extra.append((ENVELOPE_HEADER_BYTES, signer(response).encode()))
         await send_bytes(send, 200, data, b"application/json", extra)
         return response
 

@@ -58,6 +58,12 @@ class Router:
         """The targets to try for ``model``, in order (empty for an unknown model)."""
         targets = self.models.get(model, ())
         now = self._clock()
+        if len(targets) == 1:
+            # The common case, one target: healthy, it is the whole plan; otherwise the general
+            # path below decides (a probe, or a last resort while cooling).
+            h = self.health[targets[0]]
+            if h.cooling_until <= now and not h.probing and not h.cooldown:
+                return [targets[0]]
         healthy, probes, cooling = [], [], []
         for t in targets:
             h = self.health[t]

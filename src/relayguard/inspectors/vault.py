@@ -23,6 +23,7 @@ from relayguard.vault.store import VaultStore
 
 MIN_SCAN = 8  # no secret format is shorter
 CLEAN_CACHE_CHARS = 64 * 1024 * 1024
+FAST_PATH_BYTES = 8 * 1024  # larger bodies go string by string, past the clean cache
 
 
 class Vault(Inspector):
@@ -36,9 +37,13 @@ class Vault(Inspector):
 
     def on_request(self, exchange: Exchange) -> list[Finding]:
         request = exchange.request
-        # Fast path: the whole body, JSON escapes undone, through the prefilter
-        # in one C-speed pass.  Most requests carry no secret and stop here.
-        view = _json_text_view(request.raw) if request.raw and not request.body_changed else None
+        # Fast path for a small body: the whole of it, JSON escapes undone, through
+        # the prefilter in one C-speed pass (~5 us/KB).  Most requests carry no
+        # secret and stop here.  A long conversation skips it: it is mostly strings
+        # found clean on earlier turns, and looking those up costs ~10x less than
+        # prefiltering the whole body again every turn.
+        view = _json_text_view(request.raw) \
+            if request.raw and not request.body_changed and len(request.raw) <= FAST_PATH_BYTES else None
         if view is not None and len(view) <= MAX_SCAN and not self.detector.may_contain(view):
             return []
         # Conversation history and tool schemas are resent every turn: strings

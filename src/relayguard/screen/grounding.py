@@ -13,13 +13,15 @@ owner and repository (``github.com/owner/repo``, with ``raw.githubusercontent.co
 and ``codeload.github.com`` mapped to it); elsewhere the host (named in a URL, or
 as a bare host name that is not a file name such as ``setup.sh``).
 
-:func:`grounding_for` builds this once per request object (cached), from text
-cut to bounded sizes, with RE2 patterns (linear time).
+:func:`grounding_for` builds this once per request object, from text cut to
+bounded sizes, with plain string scans (linear time); turns of one session reuse
+the index of the conversation so far (see ``grounding_for_messages``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections import OrderedDict
 
@@ -31,7 +33,7 @@ from relayguard.screen.lookalike import near_named
 from relayguard.screen.normalise import skeleton, strip_invisible
 from relayguard.screen.urls import code_host_key, owner_key, split_url
 
-__all__ = ["Grounding", "grounding_for", "grounding_from_texts"]
+__all__ = ["Grounding", "grounding_for", "grounding_for_messages", "grounding_from_texts"]
 
 MAX_MESSAGE = 256 * 1024
 MAX_TOTAL = 2 * 1024 * 1024
@@ -104,6 +106,15 @@ class Grounding:
         self._pieces: set[str] = set()
         self.texts: list[str] = []
         self._by_len: dict[int, list[str]] | None = None
+
+    def copy(self) -> Grounding:
+        """An independent copy to extend (every field ``__init__`` sets but ``_by_len``,
+        which is rebuilt on demand from the copy's own tokens)."""
+        out = Grounding()
+        out.urls, out.keys, out.hosts = set(self.urls), set(self.keys), set(self.hosts)
+        out.tokens, out.raw_tokens, out._pieces = set(self.tokens), set(self.raw_tokens), set(self._pieces)
+        out.texts = list(self.texts)
+        return out
 
     # -- questions ------------------------------------------------------------------------
     def url(self, text: str) -> bool:
@@ -234,21 +245,93 @@ class Grounding:
 
 def grounding_from_texts(messages: list[tuple[str, str]]) -> Grounding:
     """Grounding from (role, text) pairs in conversation order."""
-    g = Grounding()
-    model = Grounding()  # what the model said first
-    total = 0
+    state = _State(Grounding(), Grounding(), 0, False)
     for role, text in messages:
-        if not isinstance(text, str) or not text:
-            continue
+        state.add(role, text)
+    return state.g
+
+
+class _State:
+    """A grounding under construction: what the conversation named (``g``), what the
+    model said first (``model``), and how much text was indexed.  The result after
+    a prefix of messages depends only on that prefix, which is what makes it cacheable."""
+
+    __slots__ = ("g", "model", "total", "full")
+
+    def __init__(self, g: Grounding, model: Grounding, total: int, full: bool) -> None:
+        self.g, self.model, self.total, self.full = g, model, total, full
+
+    def add(self, role: str, text: str) -> None:
+        if self.full or not isinstance(text, str) or not text:
+            return
         text = text[:MAX_MESSAGE]
-        total += len(text)
-        if total > MAX_TOTAL:
-            break
+        self.total += len(text)
+        if self.total > MAX_TOTAL:
+            self.full = True  # bounded: later messages are not indexed
+            return
         if role == "assistant":
-            model._add(text, None)
+            self.model._add(text, None)
         elif role in _SOURCE_ROLES:
-            g._add(text, model if role == "tool" else None)
-    return g
+            self.g._add(text, self.model if role == "tool" else None)
+
+    def copy(self) -> _State:
+        return _State(self.g.copy(), self.model.copy(), self.total, self.full)
+
+
+# A session resends its whole conversation every turn, and indexing it costs about
+# 0.1 us per character (milliseconds for long agent sessions): the state after each
+# request's messages is kept, keyed by a SHA-256 chain over those messages (an
+# attacker must not be able to make two conversations share an index), so the next
+# turn only indexes the messages it adds.  Bounded by entries and by indexed text.
+_PREFIX_ENTRIES = 64
+_PREFIX_CHARS = 8 * 1024 * 1024  # of indexed text: a few full-size (2 MB) conversations
+_prefixes: OrderedDict[bytes, _State] = OrderedDict()
+_prefix_chars = 0
+
+
+def _prefix_digests(messages: list[tuple[str, str]]) -> list[bytes]:
+    """digests[k]: the chain digest of messages[:k + 1] (role and text, length-prefixed)."""
+    h = hashlib.sha256(b"relayguard grounding prefix v1")
+    out = []
+    for role, text in messages:
+        r = str(role).encode("utf-8", "surrogatepass")
+        # only what ``_State.add`` indexes: the first MAX_MESSAGE characters
+        t = text[:MAX_MESSAGE].encode("utf-8", "surrogatepass") if isinstance(text, str) else b""
+        kind = b"s" if isinstance(text, str) else b"n"  # a non-string is skipped, not indexed as ""
+        h.update(b"%d:%s%s%d:" % (len(r), r, kind, len(t)))
+        h.update(t)
+        out.append(h.copy().digest())
+    return out
+
+
+def grounding_for_messages(messages: list[tuple[str, str]]) -> Grounding:
+    """``grounding_from_texts`` that reuses the index of the longest earlier
+    conversation this one extends.  The returned Grounding may be shared: read only."""
+    global _prefix_chars
+    if not messages:
+        return Grounding()
+    digests = _prefix_digests(messages)
+    start, base = 0, None
+    with _lock:
+        for k in range(len(digests) - 1, -1, -1):
+            base = _prefixes.get(digests[k])
+            if base is not None:
+                _prefixes.move_to_end(digests[k])
+                start = k + 1
+                break
+    if base is not None and start == len(messages):
+        return base.g
+    state = base.copy() if base is not None else _State(Grounding(), Grounding(), 0, False)
+    for role, text in messages[start:]:
+        state.add(role, text)
+    with _lock:
+        key = digests[-1]
+        if key not in _prefixes:
+            _prefixes[key] = state
+            _prefix_chars += state.total
+            while _prefixes and (len(_prefixes) > _PREFIX_ENTRIES or _prefix_chars > _PREFIX_CHARS):
+                _prefix_chars -= _prefixes.popitem(last=False)[1].total
+    return state.g
 
 
 _cache: OrderedDict[int, tuple[Request, Grounding]] = OrderedDict()
@@ -264,7 +347,7 @@ def grounding_for(request: Request) -> Grounding:
         if hit is not None and hit[0] is request:
             _cache.move_to_end(key)
             return hit[1]
-    g = grounding_from_texts([(m.role, m.text) for m in request.conversation()])
+    g = grounding_for_messages([(m.role, m.text) for m in request.conversation()])
     with _lock:
         _cache[key] = (request, g)
         while len(_cache) > _CACHE_SIZE:

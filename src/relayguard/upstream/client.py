@@ -8,6 +8,7 @@ nothing downstream depends on the HTTP library.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import AsyncIterator, Callable
 
 import aiohttp
@@ -48,7 +49,12 @@ class UpstreamResponse:
         self.status = resp.status
         self.content_type = resp.headers.get("content-type", "")
         self._read_timeout = read_timeout
-        self.headers = end_to_end([(k.lower(), v) for k, v in resp.raw_headers])  # bytes pairs
+
+    @functools.cached_property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The end-to-end headers as lowercased bytes pairs (the guard relays them; built on
+        first use: the gateway reads at most Retry-After).  Assignable, as before."""
+        return end_to_end([(k.lower(), v) for k, v in self._resp.raw_headers])
 
     def header(self, name: bytes) -> str | None:
         for key, value in self.headers:
