@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from _wrk import Result
+from _wrk import CPU_NOTE, Result, label, table
 
 PATHS = ("direct", "passthrough", "gateway", "gateway-quiet", "litellm")
 GATEWAYS = ("gateway", "gateway-quiet")
 TARGET_THROUGHPUT = 0.60  # of the minimal passthrough's requests/s at 32 clients (issue #6)
 MODES = ("json", "stream")
-
-
-def label(conns: int, stream: bool) -> str:
-    return f"c{conns} {'stream' if stream else 'json'}"
 
 
 def summarise(results: list[Result]) -> dict[str, Any]:
@@ -47,23 +43,10 @@ def summarise(results: list[Result]) -> dict[str, Any]:
 
 
 def render(results: list[Result], summary: dict[str, Any], configs: list[tuple[int, int, bool]]) -> str:
-    by = {(r.path, r.connections, r.stream): r for r in results}
-    lines = [f"{'path':<14} {'config':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
-             f"{'cpu us/req':>10} {'errors':>6}", "-" * 79]
-    for _, conns, stream in configs:
-        direct = by.get(("direct", conns, stream))
-        for path in PATHS:
-            r = by.get((path, conns, stream))
-            if r is None:
-                continue
-            added = "" if path == "direct" or direct is None else f"{r.p50_ms - direct.p50_ms:+.3f}"
-            lines.append(f"{path:<14} {label(conns, stream):<10} {r.rps:>8.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
-                         f"{added:>8} {r.cpu_us_per_req:>10.0f} {r.errors:>6}")
-        lines.append("")
+    lines = table(results, configs, PATHS, 14)
     lines += ["gateway: virtual key with rpm/tpm/budget limits, usage and cost accounting, signed envelopes,",
               "transparency log, JSON request log; gateway-quiet: the same with --quiet (no request log).",
-              "cpu us/req: CPU time (user+sys) of the server wrk talks to (the mock for direct, else the proxy),",
-              "per request; it does not depend on how the 2 cores were shared, so it backs up the ratios.", ""]
+              *CPU_NOTE, ""]
     ratio32 = summary["throughput_ratio_32"]
     for g in GATEWAYS:
         for mode in MODES:

@@ -205,3 +205,30 @@ def tool_commands(reply: client.Reply, stream: bool) -> tuple[list[str], str]:
         cmd = parsed.get("command")
         commands.append(" ".join(cmd) if isinstance(cmd, list) else str(cmd))
     return commands, text
+
+
+def label(conns: int, stream: bool) -> str:
+    return f"c{conns} {'stream' if stream else 'json'}"
+
+
+CPU_NOTE = ["cpu us/req: CPU time (user+sys) of the server wrk talks to (the mock for direct, else the proxy),",
+            "per request; it does not depend on how the 2 cores were shared, so it backs up the ratios."]
+
+
+def table(results: list[Result], configs: list[tuple[int, int, bool]], paths: tuple[str, ...],
+          width: int) -> list[str]:
+    """The per-path, per-config rows both benchmarks print (width: of the path column)."""
+    by = {(r.path, r.connections, r.stream): r for r in results}
+    lines = [f"{'path':<{width}} {'config':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
+             f"{'cpu us/req':>10} {'errors':>6}", "-" * (width + 65)]
+    for _, conns, stream in configs:
+        direct = by.get(("direct", conns, stream))
+        for path in paths:
+            r = by.get((path, conns, stream))
+            if r is None:
+                continue
+            added = "" if path == "direct" or direct is None else f"{r.p50_ms - direct.p50_ms:+.3f}"
+            lines.append(f"{path:<{width}} {label(conns, stream):<10} {r.rps:>8.0f} {r.p50_ms:>8.3f} "
+                         f"{r.p99_ms:>8.3f} {added:>8} {r.cpu_us_per_req:>10.0f} {r.errors:>6}")
+        lines.append("")
+    return lines

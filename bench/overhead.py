@@ -59,7 +59,7 @@ from relayguard.testing import client, procs
 
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE))  # after the standard library: for the helpers shared with bench/gateway.py
-from _wrk import (Result, busy_cpu_seconds, children_cpu_seconds, cpu_seconds, ensure_wrk,  # noqa: E402
+from _wrk import (CPU_NOTE, Result, busy_cpu_seconds, label, table, children_cpu_seconds, cpu_seconds, ensure_wrk,  # noqa: E402
                   lua_script, median_results, run_wrk, start_passthrough, tool_commands)
 
 DIALECT = "openai-chat"
@@ -111,10 +111,6 @@ def check_paths(urls: dict[str, str]) -> None:
 
 # --------------------------------------------------------------------------- report
 
-def label(conns: int, stream: bool) -> str:
-    return f"c{conns} {'stream' if stream else 'json'}"
-
-
 def summarise(results: list[Result]) -> dict[str, Any]:
     by = {(r.path, r.connections, r.stream): r for r in results}
     out: dict[str, Any] = {"throughput_ratio_32": {}, "added_p50_ms_1": {}, "passthrough_added_p50_ms_1": {},
@@ -135,21 +131,7 @@ def summarise(results: list[Result]) -> dict[str, Any]:
 
 
 def render(results: list[Result], summary: dict[str, Any]) -> str:
-    by = {(r.path, r.connections, r.stream): r for r in results}
-    lines = [f"{'path':<12} {'config':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
-             f"{'cpu us/req':>10} {'errors':>6}", "-" * 77]
-    for _, conns, stream in CONFIGS:
-        direct = by.get(("direct", conns, stream))
-        for path in PATHS:
-            r = by.get((path, conns, stream))
-            if r is None:
-                continue
-            added = "" if path == "direct" or direct is None else f"{r.p50_ms - direct.p50_ms:+.3f}"
-            lines.append(f"{path:<12} {label(conns, stream):<10} {r.rps:>8.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
-                         f"{added:>8} {r.cpu_us_per_req:>10.0f} {r.errors:>6}")
-        lines.append("")
-    lines.append("cpu us/req: CPU time (user+sys) of the server wrk talks to (the mock for direct, else the proxy),")
-    lines.append("per request; it does not depend on how the 2 cores were shared, so it backs up the ratios.")
+    lines = table(results, CONFIGS, PATHS, 12) + CPU_NOTE
     lines.append("")
     lines.append("Targets (guard with the policy gate on, one worker):")
     for key in ("json", "stream"):
