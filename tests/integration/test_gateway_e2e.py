@@ -296,6 +296,10 @@ def test_usage_and_cost_per_key_and_model(gateway: str) -> None:
     priced = mine["by_model"]["priced"]
     assert priced["requests"] == 3 and priced["input_tokens"] > 0 and priced["output_tokens"] > 0
     assert priced["cost_usd"] == pytest.approx((priced["input_tokens"] * 1000 + priced["output_tokens"] * 2000) / 1e6)
+    metrics = request(gateway, "GET", "/metrics").body.decode()
+    assert 'relayguard_gateway_upstream_seconds_count{provider="alpha"}' in metrics
+    assert 'relayguard_gateway_tokens_total{direction="input",model="priced"}' in metrics
+    assert 'relayguard_gateway_cost_usd_total{model="priced"}' in metrics
 
 
 @pytest.mark.parametrize("client", ["openai-chat", "openai-responses", "anthropic-messages"])

@@ -44,6 +44,7 @@ class GatewayMetrics:
         # Labelled children cached per label values: .labels() costs ~3x the increment itself.
         self._per_request: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._per_model: dict[str, tuple[Any, Any, Any]] = {}
+        self._per_provider: dict[str, Any] = {}
 
     def observe_request(self, model: str, status: int, seconds: float) -> None:
         pair = self._per_request.get((model, status))
@@ -62,6 +63,12 @@ class GatewayMetrics:
         children[1].inc(output_tokens)
         if cost:
             children[2].inc(cost)
+
+    def observe_upstream(self, provider: str, seconds: float) -> None:
+        child = self._per_provider.get(provider)
+        if child is None:
+            child = self._per_provider[provider] = self.upstream_latency.labels(provider)
+        child.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -62,7 +62,6 @@ class Upstreams:
         self.backoff_seconds = backoff_seconds
         self.max_response = max_response
         self._rng = rng or random.Random()
-        self._latency: dict[str, Any] = {}
         self.clients = {name: UpstreamClient(p.base_url, p.connect_timeout, p.read_timeout, egress.check)
                         for name, p in providers.items()}
 
@@ -136,10 +135,7 @@ class Upstreams:
                 self._failed(target, kind, errors, str(exc))
                 continue
             seconds = time.perf_counter() - started
-            latency = self._latency.get(target.provider)
-            if latency is None:  # .labels() costs ~3x the observation itself: one child per provider
-                latency = self._latency[target.provider] = self.metrics.upstream_latency.labels(target.provider)
-            latency.observe(seconds)
+            self.metrics.observe_upstream(target.provider, seconds)
             dialect = self.providers[target.provider].dialect
             if resp.status == 429 or resp.status >= 500:
                 retry_after = parse_retry_after(resp.header(b"retry-after"))
